@@ -1,0 +1,139 @@
+# ringmx - one GNU Makefile for the daemon, the tools, the tests and the
+# benchmarks. `make help` lists the targets.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS    := liburing lmdb libconfig wolfssl libunbound libsodium
+VERSION := 0.1.0
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla -Wundef \
+	-Wimplicit-fallthrough -Wnull-dereference
+BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -g $(WARN) -fno-common -pthread \
+	-Icore -Istorage -Idns -Iinclude -DRINGMX_VERSION=\"$(VERSION)\" \
+	$(PKG_CFLAGS)
+HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+REL_CFLAGS := $(BASE_CFLAGS) -O2 $(HARDEN) $(CFLAGS)
+REL_LDFLAGS := -pie -Wl,-z,relro,-z,now -pthread $(LDFLAGS)
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+SAN_CFLAGS := $(BASE_CFLAGS) -O1 $(SAN) -DRINGMX_TESTING=1
+SAN_LDFLAGS := $(SAN) -pthread
+LIBS := $(PKG_LIBS) -ldl -lm
+
+LIB_SRCS := $(sort $(filter-out core/main.c,$(wildcard core/*.c storage/*.c dns/*.c)))
+MAIN_SRC := core/main.c
+HDRS := $(wildcard core/*.h storage/*.h dns/*.h include/ringmx/*.h)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+TOOL_SRCS := $(sort $(wildcard tools/*.c))
+
+B  := build
+BS := build/asan
+
+REL_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+SAN_OBJS := $(LIB_SRCS:%.c=$(BS)/obj/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BS)/tests/%)
+REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BS)/replay/%)
+
+.PHONY: all run test test-unit test-integration lint fuzz bench install \
+	deps test-deps clean help check-config
+all: $(B)/ringmx
+
+help:
+	@echo "make            build ./build/ringmx (release, hardened)"
+	@echo "make run        install build deps, build, run in the foreground"
+	@echo "make test       install test deps, ASan+UBSan build, all tests"
+	@echo "make lint       clang-format check + cppcheck"
+	@echo "make fuzz       run every libFuzzer target (FUZZ_SECONDS=60)"
+	@echo "make bench      benchmarks side by side with Postfix"
+	@echo "make install    install (PREFIX=$(PREFIX) DESTDIR=$(DESTDIR))"
+
+deps:
+	@tools/install-deps.sh --build
+
+test-deps:
+	@tools/install-deps.sh --test
+
+$(B)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -c $< -o $@
+
+$(BS)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -c $< -o $@
+
+$(B)/ringmx: $(B)/obj/core/main.o $(REL_OBJS)
+	$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BS)/ringmx: $(BS)/obj/core/main.o $(SAN_OBJS)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BS)/tests/%: tests/unit/%.c $(SAN_OBJS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -Wno-missing-prototypes -o $@ $< $(SAN_OBJS) \
+		$(SAN_LDFLAGS) $(LIBS) -lcmocka
+
+# Fuzz targets linked with a plain replay driver, run over the corpus.
+$(BS)/replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(SAN_OBJS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -Wno-missing-prototypes -o $@ $< \
+		tests/fuzz/replay_main.c $(SAN_OBJS) $(SAN_LDFLAGS) $(LIBS)
+
+run: deps $(B)/ringmx
+	exec ./$(B)/ringmx
+
+test: test-deps
+	@$(MAKE) --no-print-directory test-build
+	@tests/run-all.sh
+
+test-build: $(BS)/ringmx $(UNIT_BINS) $(REPLAY_BINS) $(B)/ringmx
+
+test-unit: $(UNIT_BINS) $(REPLAY_BINS)
+	@tests/run-all.sh unit
+
+test-integration: $(BS)/ringmx
+	@tests/run-all.sh integration
+
+# libFuzzer builds need clang.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := $(BASE_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-omit-frame-pointer -DRINGMX_TESTING=1 -Wno-missing-prototypes
+fuzz:
+	@mkdir -p $(B)/fuzz
+	@for f in $(FUZZ_SRCS); do \
+		n=$$(basename $$f .c); \
+		clang $(FUZZ_CFLAGS) -o $(B)/fuzz/$$n $$f $(LIB_SRCS) $(LIBS) \
+			|| exit 1; \
+		mkdir -p tests/fuzz/corpus/$$n; \
+		echo "== $$n ($(FUZZ_SECONDS)s)"; \
+		$(B)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=tests/fuzz/crash- \
+			tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+bench: $(B)/ringmx
+	@tools/install-deps.sh --bench
+	@bench/inbound.sh
+
+FMT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+	find core storage dns plugins tools tests bench include -name '*.[ch]')
+lint:
+	clang-format --dry-run --Werror $(FMT_SRCS)
+	cppcheck --std=c11 --enable=warning,performance,portability \
+		--inline-suppr --error-exitcode=1 --quiet \
+		-D_GNU_SOURCE -Icore -Istorage -Idns -Iinclude \
+		--suppress=missingIncludeSystem \
+		core storage dns tools
+
+install: $(B)/ringmx
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/ringmx
+	install -m 0755 $(B)/ringmx $(DESTDIR)$(PREFIX)/sbin/ringmx
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/ringmx/
+
+clean:
+	rm -rf $(B)

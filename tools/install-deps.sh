@@ -1,0 +1,50 @@
+#!/bin/sh
+# install-deps.sh - install, only when missing, the Debian packages that
+# ringmx's build (and, with --test, its tests and benchmarks) need.
+# Usage: tools/install-deps.sh [--build|--test|--bench]
+# Runs apt-get only when something is missing; needs root for that.
+set -eu
+
+BUILD_PKGS="gcc make pkg-config liburing-dev libwolfssl-dev libunbound-dev \
+liblmdb-dev libsodium-dev libconfig-dev"
+TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev swaks python3 \
+python3-pytest python3-aiosmtpd strace lmdb-utils clang-format cppcheck"
+BENCH_PKGS="postfix procps"
+
+want="$BUILD_PKGS"
+case "${1:---build}" in
+--build) ;;
+--test) want="$want $TEST_PKGS" ;;
+--bench) want="$want $TEST_PKGS $BENCH_PKGS" ;;
+*)
+	echo "usage: $0 [--build|--test|--bench]" >&2
+	exit 2
+	;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+echo "install-deps: installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages and not root; run as root:" >&2
+	echo "  apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# postfix asks questions at install time; answer them up front.
+if echo "$missing" | grep -q postfix; then
+	echo "postfix postfix/main_mailer_type select No configuration" |
+	    debconf-set-selections
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
