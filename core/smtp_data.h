@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "smtp_reply.h"
 
+/* 0 in any field means "no limit". */
 struct smtp_data_limits {
 	size_t line_max;     /* text line incl. CRLF, default 1000 */
 	size_t header_max;   /* header section octets, default 1 MiB */
@@ -53,7 +54,11 @@ enum smtp_data_error {
 
 struct smtp_data_rx {
 	struct smtp_data_limits lim;
-	/* private state, initialise with smtp_data_init */
+	/* private state, initialise with smtp_data_init. hdr_name_len is the
+	 * progress of matching "Received" *WSP ":" at the start of a header
+	 * line; hdr_name is not used. pending_cr: a CR ended the last input
+	 * and was not appended yet (it is once its LF arrives), so out never
+	 * holds a CR without its LF. */
 	int state;
 	bool in_headers;
 	bool pending_cr;
@@ -61,11 +66,12 @@ struct smtp_data_rx {
 	size_t header_bytes;
 	unsigned received;
 	uint64_t size;	   /* octets as stored (after unstuffing) */
-	char hdr_name[16]; /* start of the current header line */
+	char hdr_name[16]; /* unused, see above */
 	size_t hdr_name_len;
 	enum smtp_data_error error;
 };
 
+/* smtp_data_init - start a message; l NULL means the defaults above. */
 void smtp_data_init(struct smtp_data_rx *rx, const struct smtp_data_limits *l);
 
 /*
@@ -73,6 +79,10 @@ void smtp_data_init(struct smtp_data_rx *rx, const struct smtp_data_limits *l);
  * message to out (unless an error is recorded, then it only counts).
  * *consumed is set to the bytes used; on SMTP_DATA_END the bytes after
  * the final CRLF are NOT consumed (they are the next pipelined command).
+ * On SMTP_DATA_BARE_EOL *consumed is the offset of the byte that showed
+ * the bare line end (the LF, or the byte after a CR that is not LF).
+ * Once END or BARE_EOL was returned, later calls return it again with
+ * *consumed = 0. The empty message is ".CRLF" right after DATA.
  */
 enum smtp_data_status smtp_data_feed(struct smtp_data_rx *rx,
     const uint8_t *in, size_t len, struct buf *out, size_t *consumed);
@@ -81,6 +91,9 @@ enum smtp_data_status smtp_data_feed(struct smtp_data_rx *rx,
  * smtp_bdat_feed - BDAT mode: in is (part of) a chunk's content, all of
  * it consumed; no dot handling. Call smtp_bdat_last() after the final
  * byte of the LAST chunk. Returns SMTP_DATA_MORE or SMTP_DATA_BARE_EOL.
+ * smtp_bdat_last returns SMTP_DATA_BARE_EOL if a CR is pending (or a bare
+ * line end was seen before), else SMTP_DATA_END (message complete); a
+ * final line without CRLF is fine.
  */
 enum smtp_data_status smtp_bdat_feed(struct smtp_data_rx *rx,
     const uint8_t *in, size_t len, struct buf *out);

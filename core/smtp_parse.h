@@ -81,12 +81,19 @@ struct smtp_path {
  * UTF-8 U-labels only with allow_utf8, or an address literal [IPv4] /
  * [IPv6:...] validated with inet_pton. Syntax errors "501 5.1.3"
  * (bad recipient/sender address syntax), too long "501 5.1.3" too.
+ * Any octet < 0x20 or 0x7f is an error. U-labels are limited to 63
+ * characters (code points) per label; ASCII labels to 63 octets.
+ * "<Postmaster>" is accepted here (path->postmaster set); whether it is
+ * allowed is up to the caller (smtp_rcpt_parse yes, smtp_mail_parse no).
+ * On error *path is zeroed and *used is left untouched. The domain of an
+ * address literal is lower-cased too ("[ipv6:2001:db8::1]").
  */
 const struct smtp_reply *smtp_path_parse(const char *s, size_t len,
     bool allow_utf8, struct smtp_path *path, size_t *used);
 
 /* smtp_local_unquote - the local part with quotes and backslash escapes
- * removed, into out (size outsz). Returns length or -1 if it does not fit. */
+ * removed, into out (size outsz), NUL-terminated. Returns the length
+ * (without the NUL) or -1 if it does not fit. */
 int smtp_local_unquote(const char *local, char *out, size_t outsz);
 
 enum smtp_body { SMTP_BODY_7BIT = 0, SMTP_BODY_8BITMIME, SMTP_BODY_BINARYMIME };
@@ -122,7 +129,10 @@ struct smtp_rcpt_params {
 #define SMTP_EXT_8BITMIME   0x02
 #define SMTP_EXT_SMTPUTF8   0x04
 #define SMTP_EXT_DSN	    0x08
-#define SMTP_EXT_CHUNKING   0x10 /* allows BODY=BINARYMIME */
+/* CHUNKING does NOT allow BODY=BINARYMIME: ringmx never advertises
+ * BINARYMIME (its BDAT machine requires CRLF lines), so BODY=BINARYMIME
+ * is always "555 5.5.4". */
+#define SMTP_EXT_CHUNKING   0x10
 #define SMTP_EXT_AUTH	    0x20 /* allows AUTH= on MAIL */
 #define SMTP_EXT_ALL	    0x3f
 
@@ -130,9 +140,15 @@ struct smtp_rcpt_params {
  * smtp_mail_parse - parse the argument of MAIL FROM: (reverse-path and
  * parameters separated by single or multiple SP). SMTPUTF8 in the
  * parameters allows UTF-8 in the path (parse parameters first).
- * Errors: path syntax (see smtp_path_parse), unknown or duplicate
- * parameter or parameter of an extension not in ext "555 5.5.4",
- * bad value "501 5.5.4", UTF-8 path without SMTPUTF8 "553 5.6.7".
+ * Errors: path syntax (see smtp_path_parse, mapped to "501 5.1.7" bad
+ * sender address), unknown parameter or parameter of an extension not in
+ * ext "555 5.5.4", duplicate parameter or bad value "501 5.5.4", UTF-8
+ * path without SMTPUTF8 "553 5.6.7", "<Postmaster>" (no domain) "501
+ * 5.1.7". Parameters must be separated from the path by SP.
+ * Values: SIZE 1..20 digits fitting uint64_t; BODY 7BIT|8BITMIME;
+ * RET FULL|HDRS; ENVID printable ASCII after decoding, <= 100 octets;
+ * AUTH xtext, no control characters after decoding.
+ * On error *path and *p are zeroed.
  * The caller compares size against its limit (552 5.3.4).
  */
 const struct smtp_reply *smtp_mail_parse(const char *arg, size_t len,
@@ -142,18 +158,27 @@ const struct smtp_reply *smtp_mail_parse(const char *arg, size_t len,
  * smtp_rcpt_parse - parse the argument of RCPT TO:. utf8 says whether the
  * transaction's MAIL had SMTPUTF8. "<Postmaster>" (any case, no domain)
  * sets path->postmaster. NOTIFY=NEVER combined with others is "501 5.5.4".
+ * "<>" is refused ("501 5.1.3"). NOTIFY values may not repeat; ORCPT's
+ * addr-type is an atom and its xtext must decode to a non-empty string
+ * without control characters. Other errors as for smtp_mail_parse, with
+ * path errors as "5.1.3". On error *path and *p are zeroed.
  */
 const struct smtp_reply *smtp_rcpt_parse(const char *arg, size_t len,
     unsigned ext, bool utf8, struct smtp_path *path,
     struct smtp_rcpt_params *p);
 
-/* xtext (RFC 3461 4): decode into out; -1 on malformed "+XX" or overflow. */
+/* xtext (RFC 3461 4): decode into out (NUL-terminated; "+XX" accepted in
+ * upper or lower case); returns the length, -1 on malformed "+XX", a
+ * character outside xchar, or overflow. Decoded octets are not checked. */
 int smtp_xtext_decode(const char *in, size_t len, char *out, size_t outsz);
-/* xtext encode; returns length or -1 if it does not fit. */
+/* xtext encode (NUL-terminated, "+XX" upper case); returns length or -1
+ * if it does not fit. */
 int smtp_xtext_encode(const char *in, size_t len, char *out, size_t outsz);
 
 /* smtp_domain_valid - hostname syntax check used for HELO/EHLO arguments
- * and configured domains: LDH labels or an address literal. */
+ * and configured domains: LDH labels (U-labels with allow_utf8) or an
+ * address literal, covering all of s[0..len), at most 255 octets, no
+ * trailing dot. */
 bool smtp_domain_valid(const char *s, size_t len, bool allow_utf8);
 
 #endif

@@ -66,13 +66,24 @@ struct qenvelope {
 	struct qrcpt *rcpts; /* array of nrcpt (heap) */
 };
 
-/* Append the encoding of env to out. 0 ok, -1 out of memory. */
+/* Append the encoding of env to out. 0 ok, -1 out of memory or an
+ * envelope that could not be decoded back (nrcpt > QREC_MAX_RCPT, rcpts
+ * NULL with nrcpt > 0, a string longer than 4 GiB); out is unchanged on
+ * failure. NULL sender/client_addr/helo/addr are stored as "". env is
+ * only read (the caller keeps ownership). */
 int qrec_encode(const struct qenvelope *env, struct buf *out);
 /* Decode; on success *env owns heap memory (qenvelope_free). -1 on any
- * malformation (never reads beyond len, never trusts a length field). */
+ * malformation (never reads beyond len, never trusts a length field);
+ * *env is then all zero and owns nothing. */
 int qrec_decode(const void *data, size_t len, struct qenvelope *env);
 void qenvelope_free(struct qenvelope *env);
 /* Deep copy; 0 ok, -1 out of memory. */
 int qenvelope_copy(struct qenvelope *dst, const struct qenvelope *src);
+
+/* Most recipients a record may hold; decoding rejects more. */
+#define QREC_MAX_RCPT 100000u
+/* qrec_encoded_size - exact number of bytes qrec_encode would append for
+ * env (used to size commit batches); SIZE_MAX if env cannot be encoded. */
+size_t qrec_encoded_size(const struct qenvelope *env);
 
 #endif

@@ -46,10 +46,18 @@ struct queue_shard *queue_shard_open(const char *dir, unsigned shard_no,
 void queue_shard_close(struct queue_shard *qs);
 unsigned queue_shard_number(const struct queue_shard *qs);
 
-/* queue_shard_new_id - a fresh id (owning worker's loop thread only). */
+/* queue_shard_new_id - a fresh id (owning worker's loop thread only).
+ * When the 32-bit sequence of the current generation is exhausted it
+ * bumps the generation durably (one short write transaction, serialised
+ * with the committer's by LMDB); returns 0 (never a valid id) only if
+ * that fails: treat it like QUEUE_ERR_IO. */
 qid_t queue_shard_new_id(struct queue_shard *qs);
 
-/* Operations applied by the committer inside one write transaction. */
+/* Operations applied by the committer inside one write transaction.
+ * An operation returning QUEUE_ERR_NOTFOUND (update/delete of a missing
+ * message) changed nothing and the transaction stays usable; after any
+ * other error the transaction is poisoned: later operations return that
+ * error and queue_txn_commit aborts and returns it. */
 struct queue_txn;
 struct queue_txn *queue_txn_begin(struct queue_shard *qs, int *err);
 /* Store a new message: envelope + body split into 64 KiB chunks +
@@ -71,8 +79,10 @@ int queue_shard_read_envelope(struct queue_shard *qs, qid_t id,
 /* Append the whole body of id to out (any thread). */
 int queue_shard_read_body(struct queue_shard *qs, qid_t id, struct buf *out);
 /* Call fn for every envelope in the shard (in id order), in read
- * transactions renewed every few thousand entries. fn returns 0 to go on.
- * Records that do not decode are reported through fn with env == NULL. */
+ * transactions renewed every 1000 entries. fn returns 0 to go on (any
+ * other value stops the scan, which then returns QUEUE_OK). Records that
+ * do not decode are reported through fn with env == NULL; env is only
+ * valid during the call. */
 int queue_shard_scan(struct queue_shard *qs,
     int (*fn)(void *arg, qid_t id, const struct qenvelope *env), void *arg);
 /* Number of messages in the shard. */
@@ -84,6 +94,11 @@ unsigned queue_shard_env_flags(struct queue_shard *qs);
 #ifdef RINGMX_TESTING
 /* Make the next n commits fail as if the disk were full. */
 void queue_shard_inject_commit_failure(struct queue_shard *qs, int n);
+/* Make every later commit sleep ms milliseconds before mdb_txn_commit
+ * (0 = off): lets tests observe a batch that is not committed yet. */
+void queue_shard_inject_commit_delay(struct queue_shard *qs, unsigned ms);
+/* Set the last sequence number handed out (tests of the wrap-around). */
+void queue_shard_test_set_seq(struct queue_shard *qs, uint32_t seq);
 #endif
 
 #endif

@@ -1,0 +1,355 @@
+/*
+ * main.c - ringmx's entry point: command line, configuration, state
+ * directory and pid file, queue shards and their assignment to workers,
+ * worker start, and signal handling (graceful stop, forced stop).
+ * The mail path itself runs in the workers (worker.c).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ip_limit.h"
+#include "log.h"
+#include "queue_shard.h"
+#include "worker.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: ringmx [-c FILE] [--check-config] [--print-config]\n"
+	    "  -c, --config FILE   configuration file (default: embedded)\n"
+	    "  --check-config      validate the configuration and exit\n"
+	    "  --print-config      print the effective configuration\n"
+	    "  -V, --version       print the version\n");
+}
+
+/* mkdir -p with mode 0700 for the directories we create. */
+static int
+mkdirs(const char *path)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (size_t i = 1; i < n; i++) {
+		if (tmp[i] != '/')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return -1;
+		tmp[i] = '/';
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int
+write_pidfile(const char *state_dir)
+{
+	char path[4096], line[32];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/ringmx.pid", state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "ringmx: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		fprintf(stderr, "ringmx: %s is locked: another ringmx is "
+				"running on this state_dir\n",
+		    path);
+		close(fd);
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) != 0 || write(fd, line, (size_t)n) != n) {
+		fprintf(stderr, "ringmx: %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd; /* kept open (and locked) for the process's life */
+}
+
+/* Numbers of the shard-N directories under queue_dir, sorted. */
+static int
+list_shards(const char *queue_dir, unsigned **out, size_t *n)
+{
+	DIR *d = opendir(queue_dir);
+	struct dirent *de;
+	unsigned *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		unsigned long no;
+		if (strncmp(de->d_name, "shard-", 6) != 0)
+			continue;
+		errno = 0;
+		no = strtoul(de->d_name + 6, &end, 10);
+		if (*end != '\0' || errno != 0 || no > 255 ||
+		    de->d_name[6] == '\0')
+			continue;
+		if (cnt == cap) {
+			unsigned *nv;
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				free(v);
+				closedir(d);
+				return -1;
+			}
+			v = nv;
+		}
+		v[cnt++] = (unsigned)no;
+	}
+	closedir(d);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static struct queue_shard *
+open_shard(const struct rmx_config *cfg, const char *queue_dir, unsigned no)
+{
+	char dir[4096], err[512];
+	struct queue_shard *qs;
+
+	snprintf(dir, sizeof(dir), "%s/shard-%u", queue_dir, no);
+	qs = queue_shard_open(dir, no, cfg->queue_map_size, err, sizeof(err));
+	if (qs == NULL)
+		fprintf(stderr, "ringmx: queue shard %s: %s\n", dir, err);
+	return qs;
+}
+
+/*
+ * Worker i writes new mail into shard-i and also drains every existing
+ * shard-M with M >= workers and M % workers == i (a restart with fewer
+ * workers orphans no shard).
+ */
+static int
+assign_shards(const struct rmx_config *cfg, struct worker_params *wp)
+{
+	char queue_dir[4096];
+	unsigned *found;
+	size_t nfound;
+
+	snprintf(queue_dir, sizeof(queue_dir), "%s/queue", cfg->state_dir);
+	if (mkdirs(queue_dir) != 0) {
+		fprintf(stderr, "ringmx: %s: %s\n", queue_dir, strerror(errno));
+		return -1;
+	}
+	if (list_shards(queue_dir, &found, &nfound) != 0) {
+		fprintf(stderr, "ringmx: %s: %s\n", queue_dir, strerror(errno));
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		size_t cap = 1 + nfound;
+		wp[i].shards = calloc(cap, sizeof(*wp[i].shards));
+		if (wp[i].shards == NULL)
+			goto fail;
+		wp[i].shards[0] = open_shard(cfg, queue_dir, i);
+		if (wp[i].shards[0] == NULL)
+			goto fail;
+		wp[i].nshards = 1;
+		for (size_t k = 0; k < nfound; k++) {
+			if (found[k] < cfg->workers ||
+			    found[k] % cfg->workers != i)
+				continue;
+			wp[i].shards[wp[i].nshards] =
+			    open_shard(cfg, queue_dir, found[k]);
+			if (wp[i].shards[wp[i].nshards] == NULL)
+				goto fail;
+			log_event(LOG_NOTICE, "shard_adopted", "shard=%u "
+			    "worker=%u", found[k], i);
+			wp[i].nshards++;
+		}
+	}
+	free(found);
+	return 0;
+fail:
+	free(found);
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"print-config", no_argument, NULL, 'P'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cfgpath = NULL;
+	bool check = false, print = false;
+	struct rmx_config *cfg;
+	char err[1024];
+	struct worker_params *wp;
+	struct worker **workers;
+	struct ip_limit *iplim;
+	sigset_t sigs;
+	int c, pidfd, rc = 0;
+	bool stopping = false;
+
+	while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'P':
+			print = true;
+			break;
+		case 'V':
+			printf("ringmx %s\n", RINGMX_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	cfg = config_load(cfgpath, err, sizeof(err));
+	if (cfg == NULL) {
+		fprintf(stderr, "ringmx: %s\n", err);
+		return 1;
+	}
+	if (check || print) {
+		if (print)
+			config_print(cfg, stdout);
+		else
+			printf("%s: configuration ok\n", cfg->source);
+		config_free(cfg);
+		return 0;
+	}
+	if (log_open(cfg->log_file, cfg->log_level) != 0) {
+		fprintf(stderr, "ringmx: log %s: %s\n", cfg->log_file,
+		    strerror(errno));
+		config_free(cfg);
+		return 1;
+	}
+	if (mkdirs(cfg->state_dir) != 0 || mkdirs(cfg->maildir_root) != 0) {
+		fprintf(stderr, "ringmx: cannot create %s or %s: %s\n",
+		    cfg->state_dir, cfg->maildir_root, strerror(errno));
+		config_free(cfg);
+		return 1;
+	}
+	if ((pidfd = write_pidfile(cfg->state_dir)) < 0) {
+		config_free(cfg);
+		return 1;
+	}
+
+	/* Signals go to this thread only (sigwaitinfo below). */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	iplim = ip_limit_new(cfg->limits.conn_max * 2);
+	wp = calloc(cfg->workers, sizeof(*wp));
+	workers = calloc(cfg->workers, sizeof(*workers));
+	if (iplim == NULL || wp == NULL || workers == NULL ||
+	    assign_shards(cfg, wp) != 0) {
+		fprintf(stderr, "ringmx: cannot open the queue\n");
+		return 1;
+	}
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		wp[i].index = i;
+		wp[i].cfg = cfg;
+		wp[i].iplim = iplim;
+		workers[i] = worker_new(&wp[i]);
+		if (workers[i] == NULL || worker_start(workers[i]) != 0) {
+			fprintf(stderr, "ringmx: cannot start worker %u\n", i);
+			return 1;
+		}
+	}
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		if (worker_wait_ready(workers[i], err, sizeof(err)) != 0) {
+			fprintf(stderr, "ringmx: %s\n", err);
+			log_event(LOG_ERR, "startup_failed", "reason=\"%s\"",
+			    err);
+			_exit(1);
+		}
+	}
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		log_event(LOG_INFO, "listening", "address=%s",
+		    cfg->listeners[i].address);
+	log_event(LOG_NOTICE, "ready", "version=%s workers=%u hostname=%s "
+	    "pid=%d", RINGMX_VERSION, cfg->workers, cfg->hostname,
+	    (int)getpid());
+
+	for (;;) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		siginfo_t si;
+		int sig = sigtimedwait(&sigs, &si, &ts);
+		bool all_done = true;
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			if (stopping) {
+				log_event(LOG_WARNING, "forced_exit",
+				    "signal=%d", sig);
+				_exit(1);
+			}
+			stopping = true;
+			log_event(LOG_NOTICE, "shutdown", "signal=%d "
+			    "grace=%u", sig, cfg->limits.shutdown_grace);
+			for (unsigned i = 0; i < cfg->workers; i++)
+				worker_request_stop(workers[i]);
+		} else if (sig == SIGHUP) {
+			log_event(LOG_NOTICE, "sighup", "action=ignored "
+			    "reason=reload_not_available");
+		}
+		if (!stopping)
+			continue;
+		for (unsigned i = 0; i < cfg->workers; i++)
+			all_done = all_done && worker_done(workers[i]);
+		if (all_done)
+			break;
+	}
+	for (unsigned i = 0; i < cfg->workers; i++)
+		worker_join_free(workers[i]);
+	{
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/ringmx.pid", cfg->state_dir);
+		unlink(path);
+	}
+	close(pidfd);
+	log_event(LOG_NOTICE, "exit", "status=0");
+	free(workers);
+	free(wp);
+	ip_limit_free(iplim);
+	config_free(cfg);
+	log_close();
+	return rc;
+}

@@ -1,0 +1,343 @@
+/*
+ * scheduler.c - per-worker delivery scheduling (see scheduler.h): ready
+ * list, min-heap by next attempt, attempt results turned into durable
+ * queue updates. The delivery itself is local_delivery.c's.
+ */
+#include "scheduler.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "local_delivery.h"
+#include "log.h"
+
+#define MAX_JOBS_INFLIGHT 32
+
+enum item_state { IT_WAITING, IT_DELIVERING, IT_COMMITTING };
+
+struct sched_item {
+	struct local_delivery_job job; /* first: offload_job at offset 0 */
+	struct queue_shard *shard;
+	struct qenvelope *env; /* owned */
+	struct qop op;
+	int64_t stored_next; /* next_attempt as stored in the shard */
+	enum item_state state;
+	struct sched_item *next; /* ready list */
+};
+
+struct scheduler {
+	const struct rmx_config *cfg;
+	struct offload *off;
+	struct queue_committer *qc;
+	struct sched_item *ready_head, **ready_tail;
+	struct sched_item **heap;
+	size_t nheap, capheap;
+	unsigned jobs;	   /* delivery jobs in flight */
+	unsigned commits;  /* ops in flight */
+	uint64_t count;	   /* items alive */
+};
+
+/* scheduler_backoff - delay before the next attempt */
+int64_t
+scheduler_backoff(uint32_t attempts)
+{
+	int64_t d = 60;
+
+	for (uint32_t i = 1; i < attempts && d < 3600; i++)
+		d *= 2;
+	return d > 3600 ? 3600 : d;
+}
+
+/* scheduler_new - empty scheduler */
+struct scheduler *
+scheduler_new(const struct rmx_config *cfg, struct offload *off,
+    struct queue_committer *qc)
+{
+	struct scheduler *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = cfg;
+	s->off = off;
+	s->qc = qc;
+	s->ready_tail = &s->ready_head;
+	return s;
+}
+
+static void
+item_free(struct sched_item *it)
+{
+	if (it->env != NULL) {
+		qenvelope_free(it->env);
+		free(it->env);
+	}
+	free(it);
+}
+
+/* scheduler_free - drop everything (nothing may be in flight) */
+void
+scheduler_free(struct scheduler *s)
+{
+	struct sched_item *it, *n;
+
+	if (s == NULL)
+		return;
+	for (it = s->ready_head; it != NULL; it = n) {
+		n = it->next;
+		item_free(it);
+	}
+	for (size_t i = 0; i < s->nheap; i++)
+		item_free(s->heap[i]);
+	free(s->heap);
+	free(s);
+}
+
+static void
+heap_swap(struct scheduler *s, size_t a, size_t b)
+{
+	struct sched_item *t = s->heap[a];
+	s->heap[a] = s->heap[b];
+	s->heap[b] = t;
+}
+
+static int
+heap_push(struct scheduler *s, struct sched_item *it)
+{
+	size_t i;
+
+	if (s->nheap == s->capheap) {
+		size_t nc = s->capheap ? s->capheap * 2 : 64;
+		struct sched_item **nh = realloc(s->heap, nc * sizeof(*nh));
+		if (nh == NULL)
+			return -1;
+		s->heap = nh;
+		s->capheap = nc;
+	}
+	i = s->nheap++;
+	s->heap[i] = it;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (s->heap[p]->env->next_attempt <=
+		    s->heap[i]->env->next_attempt)
+			break;
+		heap_swap(s, p, i);
+		i = p;
+	}
+	return 0;
+}
+
+static struct sched_item *
+heap_pop(struct scheduler *s)
+{
+	struct sched_item *top = s->heap[0];
+	size_t i = 0;
+
+	s->heap[0] = s->heap[--s->nheap];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < s->nheap && s->heap[l]->env->next_attempt <
+			s->heap[m]->env->next_attempt)
+			m = l;
+		if (r < s->nheap && s->heap[r]->env->next_attempt <
+			s->heap[m]->env->next_attempt)
+			m = r;
+		if (m == i)
+			break;
+		heap_swap(s, i, m);
+		i = m;
+	}
+	return top;
+}
+
+static void
+ready_push(struct scheduler *s, struct sched_item *it)
+{
+	it->next = NULL;
+	*s->ready_tail = it;
+	s->ready_tail = &it->next;
+}
+
+static struct sched_item *
+ready_pop(struct scheduler *s)
+{
+	struct sched_item *it = s->ready_head;
+
+	if (it != NULL) {
+		s->ready_head = it->next;
+		if (s->ready_head == NULL)
+			s->ready_tail = &s->ready_head;
+	}
+	return it;
+}
+
+static void
+wait_until(struct scheduler *s, struct sched_item *it, int64_t when)
+{
+	it->state = IT_WAITING;
+	it->env->next_attempt = when;
+	if (heap_push(s, it) != 0) {
+		/* Out of memory: forget it in memory; it stays queued on
+		 * disk and is picked up again at the next start. */
+		s->count--;
+		item_free(it);
+	}
+}
+
+/* scheduler_add - take a queued message */
+void
+scheduler_add(struct scheduler *s, struct queue_shard *shard,
+    struct qenvelope *env)
+{
+	struct sched_item *it;
+
+	if (s->cfg->hold) {
+		qenvelope_free(env);
+		free(env);
+		return;
+	}
+	it = calloc(1, sizeof(*it));
+	if (it == NULL) {
+		qenvelope_free(env);
+		free(env);
+		return;
+	}
+	it->shard = shard;
+	it->env = env;
+	it->stored_next = env->next_attempt;
+	s->count++;
+	if (env->next_attempt == 0)
+		ready_push(s, it);
+	else
+		wait_until(s, it, env->next_attempt);
+}
+
+static unsigned
+pending_rcpts(const struct qenvelope *e)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < e->nrcpt; i++)
+		n += e->rcpts[i].state == QRCPT_PENDING;
+	return n;
+}
+
+static void
+submit_op(struct scheduler *s, struct sched_item *it, enum qop_kind kind)
+{
+	memset(&it->op, 0, sizeof(it->op));
+	it->op.kind = kind;
+	it->op.shard = it->shard;
+	it->op.env = it->env;
+	it->op.id = it->env->id;
+	it->op.old_next_attempt = it->stored_next;
+	it->op.owner = it;
+	it->op.owner_gen = SCHED_OWNER_TAG;
+	it->state = IT_COMMITTING;
+	s->commits++;
+	queue_committer_submit(s->qc, &it->op);
+}
+
+static void
+start(struct scheduler *s, struct sched_item *it)
+{
+	if (pending_rcpts(it->env) == 0) {
+		submit_op(s, it, QOP_DELETE);
+		return;
+	}
+	it->state = IT_DELIVERING;
+	local_delivery_job_init(&it->job, s->cfg, it->shard, it->env);
+	s->jobs++;
+	offload_submit(s->off, &it->job.base);
+}
+
+/* scheduler_pump - start what is due */
+void
+scheduler_pump(struct scheduler *s, int64_t now)
+{
+	while (s->jobs < MAX_JOBS_INFLIGHT) {
+		struct sched_item *it = ready_pop(s);
+
+		if (it == NULL) {
+			if (s->nheap == 0 || s->heap[0]->env->next_attempt > now)
+				break;
+			it = heap_pop(s);
+		}
+		start(s, it);
+	}
+}
+
+/* scheduler_job_done - record an attempt */
+void
+scheduler_job_done(struct scheduler *s, struct offload_job *job)
+{
+	struct sched_item *it = (struct sched_item *)job;
+	struct local_delivery_job *j = &it->job;
+	char id[QID_STR_LEN + 1];
+	int64_t now = (int64_t)time(NULL);
+
+	s->jobs--;
+	qid_format(it->env->id, id);
+	if (j->body_err == QUEUE_ERR_NOTFOUND) {
+		log_event(LOG_WARNING, "queue_missing", "id=%s", id);
+		s->count--;
+		item_free(it);
+		return;
+	}
+	if (j->body_err != QUEUE_OK) {
+		log_event(LOG_ERR, "queue_read_failed", "id=%s err=%d", id,
+		    j->body_err);
+		wait_until(s, it, now + 60);
+		return;
+	}
+	if (pending_rcpts(it->env) == 0) {
+		submit_op(s, it, QOP_DELETE);
+		return;
+	}
+	it->env->attempts++;
+	it->env->next_attempt = now + scheduler_backoff(it->env->attempts);
+	if (j->no_route > 0 && j->delivered == 0 && j->failed == 0)
+		log_event(LOG_WARNING, "deferred", "id=%s reason=no_route "
+		    "pending=%u", id, j->no_route);
+	submit_op(s, it, QOP_UPDATE);
+}
+
+/* scheduler_commit_done - an update or delete is durable (or failed) */
+void
+scheduler_commit_done(struct scheduler *s, struct qop *op)
+{
+	struct sched_item *it = op->owner;
+	int64_t now = (int64_t)time(NULL);
+
+	s->commits--;
+	if (op->result != QUEUE_OK) {
+		log_event(LOG_ERR, "queue_update_failed", "err=%d",
+		    op->result);
+		wait_until(s, it, now + 60);
+		return;
+	}
+	if (op->kind == QOP_DELETE) {
+		char id[QID_STR_LEN + 1];
+		qid_format(it->env->id, id);
+		log_event(LOG_INFO, "removed", "id=%s", id);
+		s->count--;
+		item_free(it);
+		return;
+	}
+	it->stored_next = it->env->next_attempt;
+	wait_until(s, it, it->env->next_attempt);
+}
+
+/* scheduler_busy - anything in flight */
+bool
+scheduler_busy(const struct scheduler *s)
+{
+	return s->jobs > 0 || s->commits > 0;
+}
+
+/* scheduler_count - messages tracked */
+uint64_t
+scheduler_count(const struct scheduler *s)
+{
+	return s->count;
+}

@@ -1,0 +1,43 @@
+/*
+ * scheduler.h - a worker's delivery scheduler: which queued message is
+ * delivered when. Holds the envelopes of the worker's queued messages in
+ * a ready list and a min-heap by next attempt; starts local delivery jobs
+ * on the worker's offload thread; after each attempt records the result
+ * durably through the committer (update with the next attempt time and
+ * backoff, or delete once every recipient is done). Owned by one worker,
+ * used only on its loop thread.
+ */
+#ifndef RINGMX_SCHEDULER_H
+#define RINGMX_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "offload.h"
+#include "queue_commit.h"
+
+#define SCHED_OWNER_TAG 2 /* qop.owner_gen value of scheduler ops */
+
+struct scheduler;
+
+struct scheduler *scheduler_new(const struct rmx_config *cfg,
+    struct offload *off, struct queue_committer *qc);
+void scheduler_free(struct scheduler *s);
+/* Take env (heap, ownership passes) of a message queued in shard. */
+void scheduler_add(struct scheduler *s, struct queue_shard *shard,
+    struct qenvelope *env);
+/* Start attempts that are due at wall-clock time now. */
+void scheduler_pump(struct scheduler *s, int64_t now);
+/* An offload job of this scheduler finished. */
+void scheduler_job_done(struct scheduler *s, struct offload_job *job);
+/* A committer op with owner_gen == SCHED_OWNER_TAG returned. */
+void scheduler_commit_done(struct scheduler *s, struct qop *op);
+/* Jobs or commits in flight. */
+bool scheduler_busy(const struct scheduler *s);
+/* Messages known to the scheduler. */
+uint64_t scheduler_count(const struct scheduler *s);
+/* Backoff after n attempts: 60 s doubling, capped at 1 h. */
+int64_t scheduler_backoff(uint32_t attempts);
+
+#endif

@@ -1,0 +1,871 @@
+/*
+ * smtp_server.c - inbound SMTP (RFC 5321) protocol state machine for one
+ * session: command lines, the transaction (MAIL, RCPT, DATA, BDAT), the
+ * Received: header, and the hand-over of a finished message to the
+ * committer. No sockets, rings or threads here (see smtp_server.h);
+ * parsing lives in smtp_parse.c, message content in smtp_data.c.
+ *
+ *            greet
+ *              |
+ *              v         line > limit          +-----------+
+ *   +----> COMMAND ----------------------->  SKIPLINE    |
+ *   |       |  |  \____ DATA (354) ___> DATA --+         |
+ *   |       |  |                               | CRLF.CRLF
+ *   |       |  +------- BDAT n ______> BDAT ---+ last chunk
+ *   |       |                                  v
+ *   +-------+<----- 250 / 452 <----------- COMMIT (paused)
+ *           |
+ *           +-- QUIT, bare CR/LF, 421 limits --> CLOSED
+ */
+#include "smtp_server.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "maildir.h"
+
+/* What advertised extensions add to the command line (RFC 5321
+ * 4.5.3.1.4): SIZE 26 (RFC 1870), DSN 110 on MAIL and 500 on RCPT
+ * (RFC 3461), AUTH= 500 (RFC 4954), BODY/SMTPUTF8/NOTIFY keywords. */
+#define MAIL_EXTRA (26 + 110 + 500 + 32)
+#define RCPT_EXTRA (500 + 40)
+#define SCAN_EXTRA MAIL_EXTRA
+
+static const char *const ehlo_keywords[] = {"PIPELINING", "8BITMIME",
+    "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "DSN"};
+
+static void
+reply(struct smtp_session *s, int code, const char *enh, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+reply(struct smtp_session *s, int code, const char *enh, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_printf(&s->out, "%03d %s ", code, enh);
+	va_start(ap, fmt);
+	buf_vprintf(&s->out, fmt, ap);
+	va_end(ap);
+	buf_append(&s->out, "\r\n", 2);
+}
+
+static void
+close_with(struct smtp_session *s, int code, const char *enh,
+    const char *text)
+{
+	reply(s, code, enh, "%s", text);
+	s->state = SMTP_S_CLOSED;
+	s->close_after_flush = true;
+}
+
+/* An error reply to a command: counts towards errors_max. */
+static void
+reply_err(struct smtp_session *s, const struct smtp_reply *r,
+    const char *what)
+{
+	char q[128];
+
+	reply(s, r->code, r->enh, "%s", r->text);
+	log_event(LOG_INFO, "reject", "conn=%llu ip=%s cmd=%s code=%d "
+	    "status=%s reason=%s", (unsigned long long)s->conn_id,
+	    s->client_ip, what, r->code, r->enh,
+	    log_quote(r->text, q, sizeof(q)));
+	if (++s->nerrors > s->ctx->cfg->limits.errors_max &&
+	    s->state != SMTP_S_CLOSED)
+		close_with(s, 421, "4.7.0", "Error: too many errors");
+}
+
+static void
+reply_errf(struct smtp_session *s, int code, const char *enh,
+    const char *text, const char *what)
+{
+	const struct smtp_reply r = {code, enh, text};
+	reply_err(s, &r, what);
+}
+
+static void
+free_rcpts(struct smtp_session *s)
+{
+	for (uint32_t i = 0; i < s->nrcpt; i++) {
+		free(s->rcpts[i].addr);
+		free(s->rcpts[i].orcpt);
+		free(s->rcpts[i].last_error);
+	}
+	s->nrcpt = 0;
+}
+
+static void
+reset_transaction(struct smtp_session *s)
+{
+	free_rcpts(s);
+	s->has_mail = false;
+	s->used_data = s->used_bdat = false;
+	memset(&s->sender, 0, sizeof(s->sender));
+	memset(&s->mp, 0, sizeof(s->mp));
+	buf_reset(&s->body);
+	if (s->body.cap > 256 * 1024)
+		buf_free(&s->body);
+	s->bdat_left = 0;
+	s->bdat_last = false;
+	s->bdat_err = NULL;
+	s->qid = 0;
+}
+
+/* smtp_session_init - a fresh session for a new connection */
+void
+smtp_session_init(struct smtp_session *s, struct smtp_server_ctx *ctx,
+    uint64_t conn_id, const char *client_ip)
+{
+	memset(s, 0, sizeof(*s));
+	s->ctx = ctx;
+	s->conn_id = conn_id;
+	snprintf(s->client_ip, sizeof(s->client_ip), "%s", client_ip);
+	s->state = SMTP_S_COMMAND;
+}
+
+/* smtp_session_free - release everything the session owns */
+void
+smtp_session_free(struct smtp_session *s)
+{
+	free_rcpts(s);
+	free(s->rcpts);
+	s->rcpts = NULL;
+	buf_free(&s->body);
+	buf_free(&s->out);
+}
+
+/* smtp_session_greet - queue the greeting */
+void
+smtp_session_greet(struct smtp_session *s)
+{
+	buf_printf(&s->out, "220 %s ESMTP ringmx\r\n", s->ctx->cfg->hostname);
+}
+
+/* smtp_session_refuse - 421 at connect time */
+void
+smtp_session_refuse(struct smtp_session *s, const char *enh, const char *text)
+{
+	buf_printf(&s->out, "421 %s %s %s\r\n", enh, s->ctx->cfg->hostname,
+	    text);
+	s->state = SMTP_S_CLOSED;
+	s->close_after_flush = true;
+}
+
+static void
+fatal_bare(struct smtp_session *s, bool lf, const char *where)
+{
+	log_event(LOG_NOTICE, "reject", "conn=%llu ip=%s reason=bare_%s "
+	    "where=%s action=disconnect", (unsigned long long)s->conn_id,
+	    s->client_ip, lf ? "lf" : "cr", where);
+	close_with(s, 550, "5.5.2",
+	    lf ? "Error: bare <LF> received" : "Error: bare <CR> received");
+}
+
+/* ---- commands ---- */
+
+static void
+cmd_helo(struct smtp_session *s, const struct smtp_cmd *c, bool ehlo)
+{
+	const struct rmx_limits *lim = &s->ctx->cfg->limits;
+	size_t n = 0;
+
+	while (n < c->arg_len && c->arg[n] != ' ')
+		n++;
+	if (n == 0) {
+		reply_errf(s, 501, "5.5.4",
+		    ehlo ? "Syntax: EHLO hostname" : "Syntax: HELO hostname",
+		    ehlo ? "EHLO" : "HELO");
+		return;
+	}
+	/* Keep a printable copy for the Received: header. */
+	if (n >= sizeof(s->helo))
+		n = sizeof(s->helo) - 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)c->arg[i];
+		s->helo[i] = (ch > 0x20 && ch < 0x7f && ch != '(' &&
+				 ch != ')')
+		    ? (char)ch
+		    : '?';
+	}
+	s->helo[n] = '\0';
+	reset_transaction(s);
+	s->greeted = true;
+	s->esmtp = ehlo;
+	if (!ehlo) {
+		buf_printf(&s->out, "250 %s\r\n", s->ctx->cfg->hostname);
+		return;
+	}
+	buf_printf(&s->out, "250-%s\r\n", s->ctx->cfg->hostname);
+	buf_printf(&s->out, "250-SIZE %llu\r\n",
+	    (unsigned long long)lim->message_max);
+	for (size_t i = 0; i < sizeof(ehlo_keywords) / sizeof(*ehlo_keywords);
+	    i++)
+		buf_printf(&s->out, "250%c%s\r\n",
+		    i + 1 < sizeof(ehlo_keywords) / sizeof(*ehlo_keywords)
+			? '-'
+			: ' ',
+		    ehlo_keywords[i]);
+}
+
+static unsigned
+session_ext(const struct smtp_session *s)
+{
+	if (!s->esmtp)
+		return 0;
+	return SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8 |
+	    SMTP_EXT_DSN | SMTP_EXT_CHUNKING;
+}
+
+static void
+cmd_mail(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
+{
+	const struct smtp_reply *r;
+	char q[SMTP_PATH_MAX * 4 + 3];
+
+	if (!s->greeted) {
+		reply_errf(s, 503, "5.5.1", "Error: send HELO/EHLO first",
+		    "MAIL");
+		return;
+	}
+	if (s->has_mail) {
+		reply_errf(s, 503, "5.5.1", "Error: nested MAIL command",
+		    "MAIL");
+		return;
+	}
+	if (s->ctx->stopping) {
+		close_with(s, 421, "4.3.2", "Service shutting down");
+		return;
+	}
+	if (linelen > s->ctx->cfg->limits.line_max + MAIL_EXTRA) {
+		reply_errf(s, 500, "5.5.2", "Error: line too long", "MAIL");
+		return;
+	}
+	r = smtp_mail_parse(c->arg, c->arg_len, session_ext(s), &s->sender,
+	    &s->mp);
+	if (r != NULL) {
+		reply_err(s, r, "MAIL");
+		return;
+	}
+	if (s->mp.size_set && s->mp.size > s->ctx->cfg->limits.message_max) {
+		reply_errf(s, 552, "5.3.4",
+		    "Message size exceeds fixed maximum message size", "MAIL");
+		return;
+	}
+	s->has_mail = true;
+	log_event(LOG_DEBUG, "mail", "conn=%llu from=%s",
+	    (unsigned long long)s->conn_id,
+	    log_quote(s->sender.addr, q, sizeof(q)));
+	reply(s, 250, "2.1.0", "Ok");
+}
+
+static char *
+xstrdup(const char *p)
+{
+	return p == NULL ? NULL : strdup(p);
+}
+
+static bool
+rcpt_is_local(struct smtp_session *s, const struct smtp_path *p)
+{
+	return p->postmaster || config_is_local_domain(s->ctx->cfg, p->domain);
+}
+
+static void
+cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
+{
+	struct smtp_path path;
+	struct smtp_rcpt_params rp;
+	const struct smtp_reply *r;
+	char unq[SMTP_LOCAL_MAX * 2 + 1], box[SMTP_LOCAL_MAX + 1];
+	char q[SMTP_PATH_MAX * 4 + 3];
+	struct qrcpt *nr;
+
+	if (!s->has_mail) {
+		reply_errf(s, 503, "5.5.1", "Error: need MAIL command", "RCPT");
+		return;
+	}
+	if (linelen > s->ctx->cfg->limits.line_max + RCPT_EXTRA) {
+		reply_errf(s, 500, "5.5.2", "Error: line too long", "RCPT");
+		return;
+	}
+	r = smtp_rcpt_parse(c->arg, c->arg_len, session_ext(s),
+	    s->mp.smtputf8, &path, &rp);
+	if (r != NULL) {
+		reply_err(s, r, "RCPT");
+		return;
+	}
+	if (s->nrcpt >= s->ctx->cfg->limits.rcpt_max) {
+		reply_errf(s, 452, "4.5.3", "Error: too many recipients",
+		    "RCPT");
+		return;
+	}
+	if (!rcpt_is_local(s, &path)) {
+		char text[SMTP_PATH_MAX * 4 + 64];
+		snprintf(text, sizeof(text), "<%s>: Relay access denied",
+		    log_quote(path.addr, q, sizeof(q)));
+		reply_errf(s, 550, "5.7.1", text, "RCPT");
+		return;
+	}
+	if (!path.postmaster &&
+	    (smtp_local_unquote(path.local, unq, sizeof(unq)) < 0 ||
+		maildir_mailbox(unq, box, sizeof(box)) < 0)) {
+		reply_errf(s, 550, "5.1.3",
+		    "Error: recipient mailbox name not allowed", "RCPT");
+		return;
+	}
+	if (s->nrcpt == s->rcpt_cap) {
+		uint32_t ncap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
+		nr = realloc(s->rcpts, ncap * sizeof(*nr));
+		if (nr == NULL) {
+			reply_errf(s, 452, "4.3.1",
+			    "Insufficient system resources", "RCPT");
+			return;
+		}
+		s->rcpts = nr;
+		s->rcpt_cap = ncap;
+	}
+	nr = &s->rcpts[s->nrcpt];
+	memset(nr, 0, sizeof(*nr));
+	nr->addr = xstrdup(path.addr);
+	nr->orcpt = rp.orcpt[0] ? xstrdup(rp.orcpt) : NULL;
+	nr->notify = rp.notify;
+	if (nr->addr == NULL || (rp.orcpt[0] && nr->orcpt == NULL)) {
+		free(nr->addr);
+		free(nr->orcpt);
+		reply_errf(s, 452, "4.3.1", "Insufficient system resources",
+		    "RCPT");
+		return;
+	}
+	s->nrcpt++;
+	reply(s, 250, "2.1.5", "Ok");
+}
+
+/* Begin the message body: allocate the id, write our Received: header. */
+static void
+start_message(struct smtp_session *s)
+{
+	const struct rmx_config *cfg = s->ctx->cfg;
+	struct smtp_data_limits dl = {
+	    .line_max = cfg->limits.text_line_max,
+	    .header_max = cfg->limits.header_max,
+	    .size_max = cfg->limits.message_max,
+	    .hops_max = cfg->limits.hops_max,
+	};
+	char id[QID_STR_LEN + 1], date[64];
+	const char *proto;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	s->qid = queue_shard_new_id(s->ctx->shard);
+	qid_format(s->qid, id);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	if (s->mp.smtputf8)
+		proto = "UTF8SMTP";
+	else
+		proto = s->esmtp ? "ESMTP" : "SMTP";
+	buf_reset(&s->body);
+	buf_printf(&s->body,
+	    "Received: from %s ([%s])\r\n\tby %s (ringmx) with %s id %s",
+	    s->helo, s->client_ip, cfg->hostname, proto, id);
+	if (s->nrcpt == 1)
+		buf_printf(&s->body, "\r\n\tfor <%s>", s->rcpts[0].addr);
+	buf_printf(&s->body, "; %s\r\n", date);
+	smtp_data_init(&s->rx, &dl);
+}
+
+static void
+submit_message(struct smtp_session *s)
+{
+	struct qenvelope *e = &s->env;
+
+	memset(e, 0, sizeof(*e));
+	e->id = s->qid;
+	e->sender = s->sender.addr;
+	e->envid = s->mp.envid[0] ? s->mp.envid : NULL;
+	e->ret = (uint8_t)s->mp.ret;
+	e->body = (uint8_t)s->mp.body;
+	e->smtputf8 = s->mp.smtputf8;
+	e->received = (int64_t)time(NULL);
+	e->next_attempt = 0;
+	e->size = s->body.len;
+	e->client_addr = s->client_ip;
+	e->helo = s->helo;
+	e->nrcpt = s->nrcpt;
+	e->rcpts = s->rcpts;
+
+	memset(&s->op, 0, sizeof(s->op));
+	s->op.kind = QOP_INSERT;
+	s->op.shard = s->ctx->shard;
+	s->op.env = e;
+	s->op.body = s->body.data;
+	s->op.body_len = s->body.len;
+	s->op.owner = s;
+	s->op_inflight = true;
+	s->state = SMTP_S_COMMIT;
+	s->ctx->submit(s->ctx->submit_arg, &s->op);
+}
+
+/* End of content (DATA's final dot or BDAT LAST): reply or commit. */
+static void
+finish_message(struct smtp_session *s)
+{
+	const struct smtp_reply *r = smtp_data_error_reply(&s->rx);
+
+	s->state = SMTP_S_COMMAND;
+	if (r != NULL) {
+		reply_err(s, r, s->used_bdat ? "BDAT" : "DATA");
+		reset_transaction(s);
+		return;
+	}
+	submit_message(s);
+}
+
+static void
+cmd_data(struct smtp_session *s, const struct smtp_cmd *c)
+{
+	if (c->arg_len != 0) {
+		reply_errf(s, 501, "5.5.4", "Syntax: DATA", "DATA");
+		return;
+	}
+	if (!s->has_mail) {
+		reply_errf(s, 503, "5.5.1", "Error: need MAIL command", "DATA");
+		return;
+	}
+	if (s->used_bdat) {
+		reply_errf(s, 503, "5.5.1",
+		    "Error: DATA not allowed after BDAT", "DATA");
+		return;
+	}
+	if (s->nrcpt == 0) {
+		reply_errf(s, 554, "5.5.1", "Error: no valid recipients",
+		    "DATA");
+		return;
+	}
+	s->used_data = true;
+	start_message(s);
+	s->state = SMTP_S_DATA;
+	reply(s, 354, "2.0.0", "End data with <CR><LF>.<CR><LF>");
+}
+
+/* Parse "count [LAST]"; -1 when unusable (the chunk cannot be skipped). */
+static int
+parse_bdat(const char *a, size_t n, uint64_t *size, bool *last)
+{
+	size_t i = 0;
+	uint64_t v = 0;
+
+	if (n == 0)
+		return -1;
+	while (i < n && a[i] >= '0' && a[i] <= '9') {
+		if (i >= 19)
+			return -1;
+		v = v * 10 + (uint64_t)(a[i] - '0');
+		i++;
+	}
+	if (i == 0)
+		return -1;
+	*size = v;
+	*last = false;
+	if (i == n)
+		return 0;
+	if (a[i] != ' ')
+		return -1;
+	while (i < n && a[i] == ' ')
+		i++;
+	if (n - i == 4 && strncasecmp(a + i, "LAST", 4) == 0) {
+		*last = true;
+		return 0;
+	}
+	return -1;
+}
+
+static void bdat_chunk_done(struct smtp_session *s);
+
+static void
+cmd_bdat(struct smtp_session *s, const struct smtp_cmd *c)
+{
+	uint64_t size;
+	bool last;
+	static const struct smtp_reply need_mail = {503, "5.5.1",
+	    "Error: need MAIL command"},
+				       need_rcpt = {554, "5.5.1",
+					   "Error: no valid recipients"},
+				       after_data = {503, "5.5.1",
+					   "Error: BDAT not allowed after DATA"},
+				       too_big = {552, "5.3.4",
+					   "Message size exceeds fixed "
+					   "maximum message size"},
+				       stopping = {421, "4.3.2",
+					   "Service shutting down"};
+
+	if (parse_bdat(c->arg, c->arg_len, &size, &last) < 0) {
+		/* Without a valid count the chunk cannot be skipped:
+		 * its bytes must never be read as commands. */
+		close_with(s, 501, "5.5.4", "Syntax: BDAT count [LAST]");
+		return;
+	}
+	s->bdat_err = NULL;
+	if (!s->has_mail)
+		s->bdat_err = s->ctx->stopping ? &stopping : &need_mail;
+	else if (s->nrcpt == 0)
+		s->bdat_err = &need_rcpt;
+	else if (s->used_data)
+		s->bdat_err = &after_data;
+	else if ((s->used_bdat ? s->rx.size : 0) + size >
+	    s->ctx->cfg->limits.message_max)
+		s->bdat_err = &too_big;
+	if (s->bdat_err == NULL && !s->used_bdat) {
+		s->used_bdat = true;
+		start_message(s);
+	}
+	s->bdat_left = size;
+	s->bdat_last = last;
+	s->state = SMTP_S_BDAT;
+	if (size == 0)
+		bdat_chunk_done(s);
+}
+
+static void
+bdat_chunk_done(struct smtp_session *s)
+{
+	s->state = SMTP_S_COMMAND;
+	if (s->bdat_err != NULL) {
+		const struct smtp_reply *r = s->bdat_err;
+		s->bdat_err = NULL;
+		if (r->code == 421) {
+			close_with(s, r->code, r->enh, r->text);
+			return;
+		}
+		if (s->has_mail)
+			reset_transaction(s);
+		reply_err(s, r, "BDAT");
+		return;
+	}
+	if (!s->bdat_last) {
+		reply(s, 250, "2.0.0", "Ok: %llu octets received",
+		    (unsigned long long)s->rx.size);
+		return;
+	}
+	if (smtp_bdat_last(&s->rx) == SMTP_DATA_BARE_EOL) {
+		fatal_bare(s, false, "BDAT");
+		return;
+	}
+	finish_message(s);
+}
+
+static void
+cmd_simple(struct smtp_session *s, const struct smtp_cmd *c)
+{
+	switch (c->verb) {
+	case SMTP_VERB_RSET:
+		if (c->arg_len) {
+			reply_errf(s, 501, "5.5.4", "Syntax: RSET", "RSET");
+			return;
+		}
+		reset_transaction(s);
+		reply(s, 250, "2.0.0", "Ok");
+		return;
+	case SMTP_VERB_NOOP:
+		reply(s, 250, "2.0.0", "Ok");
+		return;
+	case SMTP_VERB_QUIT:
+		close_with(s, 221, "2.0.0", "Bye");
+		return;
+	case SMTP_VERB_VRFY:
+		if (c->arg_len == 0) {
+			reply_errf(s, 501, "5.5.4", "Syntax: VRFY address",
+			    "VRFY");
+			return;
+		}
+		reply(s, 252, "2.5.2",
+		    "Cannot VRFY user, but will accept message and attempt "
+		    "delivery");
+		return;
+	case SMTP_VERB_EXPN:
+		reply_errf(s, 502, "5.5.1", "Error: EXPN not supported",
+		    "EXPN");
+		return;
+	case SMTP_VERB_HELP:
+		reply(s, 214, "2.0.0",
+		    "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT "
+		    "VRFY HELP");
+		return;
+	case SMTP_VERB_STARTTLS:
+	case SMTP_VERB_AUTH:
+		reply_errf(s, 502, "5.5.1", "Error: command not implemented",
+		    c->verb == SMTP_VERB_AUTH ? "AUTH" : "STARTTLS");
+		return;
+	default:
+		reply_errf(s, 500, "5.5.1", "Error: command not recognized",
+		    "UNKNOWN");
+		return;
+	}
+}
+
+static void
+execute(struct smtp_session *s, const char *line, size_t len, size_t linelen)
+{
+	struct smtp_cmd c;
+	const struct smtp_reply *r;
+
+	if (++s->ncmds > s->ctx->cfg->limits.cmds_max) {
+		close_with(s, 421, "4.7.0", "Error: too many commands");
+		return;
+	}
+	r = smtp_cmd_parse(line, len, &c);
+	if (r != NULL) {
+		reply_err(s, r, "UNKNOWN");
+		return;
+	}
+	if (c.verb != SMTP_VERB_MAIL && c.verb != SMTP_VERB_RCPT &&
+	    linelen > s->ctx->cfg->limits.line_max) {
+		reply_errf(s, 500, "5.5.2", "Error: line too long", "LINE");
+		return;
+	}
+	switch (c.verb) {
+	case SMTP_VERB_HELO:
+		cmd_helo(s, &c, false);
+		break;
+	case SMTP_VERB_EHLO:
+		cmd_helo(s, &c, true);
+		break;
+	case SMTP_VERB_MAIL:
+		cmd_mail(s, &c, linelen);
+		break;
+	case SMTP_VERB_RCPT:
+		cmd_rcpt(s, &c, linelen);
+		break;
+	case SMTP_VERB_DATA:
+		cmd_data(s, &c);
+		break;
+	case SMTP_VERB_BDAT:
+		cmd_bdat(s, &c);
+		break;
+	default:
+		cmd_simple(s, &c);
+		break;
+	}
+}
+
+/* Command mode: consume at most one line. 0 = need more bytes. */
+static size_t
+input_command(struct smtp_session *s, const uint8_t *in, size_t len)
+{
+	size_t scan_max = s->ctx->cfg->limits.line_max + SCAN_EXTRA;
+	size_t lim = len < scan_max ? len : scan_max;
+	size_t p;
+
+	for (p = 0; p < lim; p++)
+		if (in[p] == '\r' || in[p] == '\n')
+			break;
+	if (p == lim) {
+		if (len < scan_max)
+			return 0;
+		reply_errf(s, 500, "5.5.2", "Error: line too long", "LINE");
+		if (s->state != SMTP_S_CLOSED)
+			s->state = SMTP_S_SKIPLINE;
+		return lim;
+	}
+	if (in[p] == '\n') {
+		fatal_bare(s, true, "command");
+		return len;
+	}
+	if (p + 1 == len)
+		return 0; /* CR at the end: wait for the LF */
+	if (in[p + 1] != '\n') {
+		fatal_bare(s, false, "command");
+		return len;
+	}
+	execute(s, (const char *)in, p, p + 2);
+	return p + 2;
+}
+
+/* Discard the rest of an over-long line, up to its CRLF. */
+static size_t
+input_skipline(struct smtp_session *s, const uint8_t *in, size_t len)
+{
+	size_t p;
+
+	for (p = 0; p < len; p++)
+		if (in[p] == '\r' || in[p] == '\n')
+			break;
+	if (p == len)
+		return len;
+	if (in[p] == '\n') {
+		fatal_bare(s, true, "command");
+		return len;
+	}
+	if (p + 1 == len)
+		return p; /* keep the CR */
+	if (in[p + 1] != '\n') {
+		fatal_bare(s, false, "command");
+		return len;
+	}
+	s->state = SMTP_S_COMMAND;
+	return p + 2;
+}
+
+static size_t
+input_data(struct smtp_session *s, const uint8_t *in, size_t len)
+{
+	size_t used = 0;
+	enum smtp_data_status st =
+	    smtp_data_feed(&s->rx, in, len, &s->body, &used);
+
+	if (st == SMTP_DATA_BARE_EOL) {
+		fatal_bare(s, true, "DATA");
+		return len;
+	}
+	if (st == SMTP_DATA_END)
+		finish_message(s);
+	return used;
+}
+
+static size_t
+input_bdat(struct smtp_session *s, const uint8_t *in, size_t len)
+{
+	size_t m = len;
+
+	if (m > s->bdat_left)
+		m = (size_t)s->bdat_left;
+	if (s->bdat_err == NULL &&
+	    smtp_bdat_feed(&s->rx, in, m, &s->body) == SMTP_DATA_BARE_EOL) {
+		fatal_bare(s, true, "BDAT");
+		return len;
+	}
+	s->bdat_left -= m;
+	if (s->bdat_left == 0)
+		bdat_chunk_done(s);
+	return m;
+}
+
+/* smtp_session_input - run the state machine over in[0..len) */
+size_t
+smtp_session_input(struct smtp_session *s, const uint8_t *in, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		size_t n;
+
+		switch (s->state) {
+		case SMTP_S_COMMAND:
+			n = input_command(s, in + off, len - off);
+			break;
+		case SMTP_S_SKIPLINE:
+			n = input_skipline(s, in + off, len - off);
+			break;
+		case SMTP_S_DATA:
+			n = input_data(s, in + off, len - off);
+			break;
+		case SMTP_S_BDAT:
+			n = input_bdat(s, in + off, len - off);
+			break;
+		case SMTP_S_CLOSED:
+			return len; /* discard: nothing more is executed */
+		default:
+			return off; /* paused for a commit */
+		}
+		if (n == 0)
+			break;
+		off += n;
+	}
+	return off;
+}
+
+/* smtp_session_eof - peer went away */
+void
+smtp_session_eof(struct smtp_session *s)
+{
+	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT ||
+	    s->has_mail)
+		log_event(LOG_INFO, "abort", "conn=%llu ip=%s "
+		    "reason=disconnect_in_transaction",
+		    (unsigned long long)s->conn_id, s->client_ip);
+	s->state = SMTP_S_CLOSED;
+}
+
+/* smtp_session_commit_done - answer the end of data */
+struct qenvelope *
+smtp_session_commit_done(struct smtp_session *s)
+{
+	struct qenvelope *copy = NULL;
+	char id[QID_STR_LEN + 1], q[SMTP_PATH_MAX * 4 + 3];
+	bool closed = s->state == SMTP_S_CLOSED;
+
+	s->op_inflight = false;
+	qid_format(s->qid, id);
+	if (s->op.result == QUEUE_OK) {
+		log_event(LOG_INFO, "queued", "id=%s conn=%llu ip=%s from=<%s> "
+		    "nrcpt=%u size=%zu worker=%u", id,
+		    (unsigned long long)s->conn_id, s->client_ip,
+		    log_quote(s->sender.addr, q, sizeof(q)),
+		    (unsigned)s->nrcpt, s->body.len, s->ctx->worker);
+		copy = calloc(1, sizeof(*copy));
+		if (copy != NULL && qenvelope_copy(copy, &s->env) != 0) {
+			free(copy);
+			copy = NULL;
+		}
+		if (!closed)
+			reply(s, 250, "2.0.0", "Ok: queued as %s", id);
+	} else {
+		log_event(LOG_ERR, "queue_failed", "id=%s conn=%llu err=%d",
+		    id, (unsigned long long)s->conn_id, s->op.result);
+		if (!closed)
+			reply_errf(s, 452, "4.3.1",
+			    "Insufficient system storage", "DATA");
+	}
+	reset_transaction(s);
+	if (!closed && s->state == SMTP_S_COMMIT) {
+		s->state = SMTP_S_COMMAND;
+		if (s->ctx->stopping)
+			close_with(s, 421, "4.3.2", "Service shutting down");
+	}
+	return copy;
+}
+
+/* smtp_session_timeout - the state's timer ran out */
+void
+smtp_session_timeout(struct smtp_session *s)
+{
+	log_event(LOG_INFO, "timeout", "conn=%llu ip=%s state=%d",
+	    (unsigned long long)s->conn_id, s->client_ip, (int)s->state);
+	close_with(s, 421, "4.4.2", "Error: timeout exceeded");
+}
+
+/* smtp_session_idle - between transactions */
+bool
+smtp_session_idle(const struct smtp_session *s)
+{
+	return (s->state == SMTP_S_COMMAND || s->state == SMTP_S_SKIPLINE) &&
+	    !s->has_mail;
+}
+
+/* smtp_session_stop - graceful shutdown of an idle session */
+bool
+smtp_session_stop(struct smtp_session *s)
+{
+	if (s->state == SMTP_S_CLOSED)
+		return true;
+	if (!smtp_session_idle(s))
+		return false;
+	close_with(s, 421, "4.3.2", "Service shutting down");
+	return true;
+}
+
+/* smtp_session_timeout_secs - timeout for the current state */
+unsigned
+smtp_session_timeout_secs(const struct smtp_session *s)
+{
+	const struct rmx_limits *l = &s->ctx->cfg->limits;
+
+	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT)
+		return l->timeout_data;
+	return l->timeout_command;
+}

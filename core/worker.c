@@ -1,0 +1,957 @@
+/*
+ * worker.c - the per-core event loop (see worker.h): ring setup, the
+ * provided-buffer ring, multishot accept and recv, one send in flight per
+ * connection, the shutdown-then-close sequence, the timer wheel tick, and
+ * the plumbing between sessions, the committer, the offload thread and
+ * the scheduler. SMTP itself lives in smtp_server.c.
+ *
+ * user_data of every SQE: op (8 bits) | generation (24) | slot (32).
+ * A conn is freed only when it is shut down, no request refers to it
+ * (inflight == 0) and no commit of its session is pending.
+ */
+#include "worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listener.h"
+#include "log.h"
+#include "offload.h"
+#include "queue_commit.h"
+#include "scheduler.h"
+#include "smtp_server.h"
+#include "timer_wheel.h"
+
+#define RING_ENTRIES   1024
+#define CQ_ENTRIES     16384
+#define NBUFS	       1024 /* provided buffers per worker */
+#define BUFSZ	       8192
+#define BGID	       0
+#define PAUSE_INPUT_AT (1024 * 1024) /* stop reading a paused session */
+
+enum op {
+	OP_ACCEPT = 1,
+	OP_RECV,
+	OP_SEND,
+	OP_NOTIFY, /* read on the worker's eventfd */
+	OP_IGNORE, /* cancels: result not needed */
+};
+
+struct conn {
+	uint32_t slot, gen;
+	int fd;
+	uint64_t ipkey;
+	bool ip_counted;
+	unsigned inflight; /* requests referring to this conn */
+	bool recv_armed, recv_paused, send_inflight, shut;
+	int64_t started; /* monotonic seconds */
+	struct buf in;	 /* received, not yet consumed by the session */
+	struct buf sending;
+	size_t sent;
+	struct timer_entry timer;
+	bool flush_queued;
+	struct conn *flush_next;
+	struct smtp_session sess;
+};
+
+struct worker {
+	struct worker_params p;
+	pthread_t thread;
+	struct io_uring ring;
+	bool ring_ok;
+	struct io_uring_buf_ring *br;
+	uint8_t *bufmem;
+	unsigned bufs_returned; /* added to br, not yet advanced */
+	int *lfds;
+	bool *accept_armed;
+	int efd; /* notify eventfd: committer, offload, stop */
+	uint64_t efd_val;
+	struct queue_committer *qc;
+	struct offload *off;
+	struct scheduler *sched;
+	struct smtp_server_ctx sctx;
+	struct timer_wheel tw;
+	struct conn **slots;
+	uint32_t nslots, *freelist, nfree;
+	unsigned nconns;
+	uint64_t next_conn_id;
+	struct conn *flush_head;
+	bool stopping, forced;
+	int64_t stop_deadline;
+	atomic_bool stop_req; /* SHARED: set by the main thread */
+	atomic_int ready;     /* SHARED: 0 starting, 1 ready, -1 failed */
+	atomic_bool done;     /* SHARED: the thread has finished */
+	char err[512];
+	/* counters (this thread only) */
+	uint64_t st_conns, st_refused, st_enobufs;
+};
+
+static inline uint64_t
+mkud(enum op op, uint32_t gen, uint32_t slot)
+{
+	return ((uint64_t)op << 56) | ((uint64_t)(gen & 0xffffff) << 32) |
+	    slot;
+}
+
+static struct io_uring_sqe *
+get_sqe(struct worker *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	while (sqe == NULL) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	return sqe;
+}
+
+/* ---- buffers ---- */
+
+static int
+setup_buffers(struct worker *w)
+{
+	struct io_uring_buf_reg reg;
+	size_t ringsz = NBUFS * sizeof(struct io_uring_buf);
+	int r;
+
+	w->br = mmap(NULL, ringsz, PROT_READ | PROT_WRITE,
+	    MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (w->br == MAP_FAILED) {
+		w->br = NULL;
+		return -errno;
+	}
+	w->bufmem = malloc((size_t)NBUFS * BUFSZ);
+	if (w->bufmem == NULL)
+		return -ENOMEM;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)w->br;
+	reg.ring_entries = NBUFS;
+	reg.bgid = BGID;
+	if ((r = io_uring_register_buf_ring(&w->ring, &reg, 0)) != 0)
+		return r;
+	io_uring_buf_ring_init(w->br);
+	for (unsigned i = 0; i < NBUFS; i++)
+		io_uring_buf_ring_add(w->br, w->bufmem + (size_t)i * BUFSZ,
+		    BUFSZ, (unsigned short)i, io_uring_buf_ring_mask(NBUFS),
+		    (int)i);
+	io_uring_buf_ring_advance(w->br, NBUFS);
+	return 0;
+}
+
+static void
+return_buffer(struct worker *w, unsigned bid)
+{
+	io_uring_buf_ring_add(w->br, w->bufmem + (size_t)bid * BUFSZ, BUFSZ,
+	    (unsigned short)bid, io_uring_buf_ring_mask(NBUFS),
+	    (int)w->bufs_returned);
+	w->bufs_returned++;
+}
+
+static void
+publish_buffers(struct worker *w)
+{
+	if (w->bufs_returned) {
+		io_uring_buf_ring_advance(w->br, (int)w->bufs_returned);
+		w->bufs_returned = 0;
+	}
+}
+
+/* ---- conns ---- */
+
+static struct conn *
+conn_from_ud(struct worker *w, uint64_t ud)
+{
+	uint32_t slot = (uint32_t)ud, gen = (uint32_t)(ud >> 32) & 0xffffff;
+	struct conn *c;
+
+	if (slot >= w->nslots || (c = w->slots[slot]) == NULL ||
+	    (c->gen & 0xffffff) != gen)
+		return NULL;
+	return c;
+}
+
+static struct conn *
+conn_alloc(struct worker *w)
+{
+	struct conn *c;
+	uint32_t slot;
+
+	if (w->nfree == 0) {
+		uint32_t n = w->nslots ? w->nslots * 2 : 256;
+		struct conn **ns = realloc(w->slots, n * sizeof(*ns));
+		uint32_t *nf;
+		if (ns == NULL)
+			return NULL;
+		w->slots = ns;
+		nf = realloc(w->freelist, n * sizeof(*nf));
+		if (nf == NULL)
+			return NULL;
+		w->freelist = nf;
+		for (uint32_t i = n; i > w->nslots; i--) {
+			w->slots[i - 1] = NULL;
+			w->freelist[w->nfree++] = i - 1;
+		}
+		w->nslots = n;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	slot = w->freelist[--w->nfree];
+	c->slot = slot;
+	c->gen = (uint32_t)(w->next_conn_id & 0xffffff);
+	c->fd = -1;
+	w->slots[slot] = c;
+	w->nconns++;
+	return c;
+}
+
+static void
+conn_maybe_free(struct worker *w, struct conn *c)
+{
+	if (!c->shut || c->inflight > 0 || c->sess.op_inflight)
+		return;
+	timer_cancel(&c->timer);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->ip_counted)
+		ip_limit_release(w->p.iplim, c->ipkey);
+	log_event(LOG_INFO, "disconnect", "conn=%llu ip=%s cmds=%u errors=%u",
+	    (unsigned long long)c->sess.conn_id, c->sess.client_ip,
+	    c->sess.ncmds, c->sess.nerrors);
+	smtp_session_free(&c->sess);
+	buf_free(&c->in);
+	buf_free(&c->sending);
+	w->slots[c->slot] = NULL;
+	w->freelist[w->nfree++] = c->slot;
+	w->nconns--;
+	free(c);
+}
+
+/* Stop all I/O of c: the pending multishot recv completes with 0. */
+static void
+conn_shutdown(struct worker *w, struct conn *c)
+{
+	if (c->shut)
+		return;
+	c->shut = true;
+	timer_cancel(&c->timer);
+	if (c->sess.state != SMTP_S_CLOSED)
+		smtp_session_eof(&c->sess);
+	shutdown(c->fd, SHUT_RDWR);
+	conn_maybe_free(w, c);
+}
+
+static void
+flush_later(struct worker *w, struct conn *c)
+{
+	if (c->flush_queued)
+		return;
+	c->flush_queued = true;
+	c->flush_next = w->flush_head;
+	w->flush_head = c;
+}
+
+static void
+arm_recv(struct worker *w, struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->recv_armed || c->shut)
+		return;
+	sqe = get_sqe(w);
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BGID;
+	io_uring_sqe_set_data64(sqe, mkud(OP_RECV, c->gen, c->slot));
+	c->recv_armed = true;
+	c->inflight++;
+}
+
+static void
+pause_recv(struct worker *w, struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!c->recv_armed || c->recv_paused)
+		return;
+	c->recv_paused = true;
+	sqe = get_sqe(w);
+	io_uring_prep_cancel64(sqe, mkud(OP_RECV, c->gen, c->slot), 0);
+	io_uring_sqe_set_data64(sqe, mkud(OP_IGNORE, 0, 0));
+}
+
+static void
+send_now(struct worker *w, struct conn *c)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+
+	io_uring_prep_send(sqe, c->fd, c->sending.data + c->sent,
+	    c->sending.len - c->sent, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, mkud(OP_SEND, c->gen, c->slot));
+	c->send_inflight = true;
+	c->inflight++;
+}
+
+/* Send what the session produced (one send in flight per socket). */
+static void
+conn_flush(struct worker *w, struct conn *c)
+{
+	if (c->shut || c->send_inflight)
+		return;
+	if (c->sess.out.len > 0) {
+		struct buf t = c->sending;
+		c->sending = c->sess.out;
+		c->sess.out = t;
+		buf_reset(&c->sess.out);
+		c->sent = 0;
+		send_now(w, c);
+		return;
+	}
+	if (c->sess.close_after_flush)
+		conn_shutdown(w, c);
+}
+
+static void
+conn_arm_timer(struct worker *w, struct conn *c)
+{
+	unsigned secs = smtp_session_timeout_secs(&c->sess);
+	int64_t left = c->started +
+	    (int64_t)w->p.cfg->limits.timeout_session - w->tw.now;
+
+	if (c->shut)
+		return;
+	if (left < 1)
+		left = 1;
+	if ((int64_t)secs > left)
+		secs = (unsigned)left;
+	timer_arm(&w->tw, &c->timer, secs);
+}
+
+/* Run the session over buffered input after it changed state. */
+static void
+conn_process(struct worker *w, struct conn *c)
+{
+	size_t used;
+
+	if (c->in.len > 0 && c->sess.state != SMTP_S_COMMIT &&
+	    c->sess.state != SMTP_S_CLOSED) {
+		used = smtp_session_input(&c->sess, c->in.data, c->in.len);
+		buf_consume(&c->in, used);
+	}
+	if (c->sess.state == SMTP_S_CLOSED)
+		buf_reset(&c->in);
+	if (c->in.len == 0 && c->in.cap > 64 * 1024)
+		buf_free(&c->in);
+	if (c->in.len > PAUSE_INPUT_AT)
+		pause_recv(w, c);
+	else if (c->recv_paused && !c->recv_armed &&
+	    c->sess.state != SMTP_S_COMMIT) {
+		c->recv_paused = false;
+		arm_recv(w, c);
+	}
+	conn_arm_timer(w, c);
+	flush_later(w, c);
+}
+
+static void
+conn_input(struct worker *w, struct conn *c, const uint8_t *data, size_t n)
+{
+	if (c->in.len == 0 && c->sess.state != SMTP_S_COMMIT) {
+		size_t used = smtp_session_input(&c->sess, data, n);
+		if (used < n && c->sess.state != SMTP_S_CLOSED)
+			buf_append(&c->in, data + used, n - used);
+	} else {
+		buf_append(&c->in, data, n);
+	}
+	conn_process(w, c);
+}
+
+/* ---- completions ---- */
+
+static void
+on_accept(struct worker *w, unsigned li, int res, unsigned flags)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN];
+	const struct rmx_limits *lim = &w->p.cfg->limits;
+	struct conn *c;
+	int one = 1;
+
+	if (!(flags & IORING_CQE_F_MORE))
+		w->accept_armed[li] = false;
+	if (res < 0) {
+		if (res != -ECANCELED)
+			log_event(LOG_WARNING, "accept_error", "worker=%u "
+			    "err=%s", w->p.index, strerror(-res));
+		return;
+	}
+	if (w->stopping) {
+		close(res);
+		return;
+	}
+	if (getpeername(res, (struct sockaddr *)&ss, &sl) != 0) {
+		close(res);
+		return;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], ip,
+			    sizeof(ip));
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&ss)->sin_addr,
+		    ip, sizeof(ip));
+	}
+	setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	w->next_conn_id++;
+	c = conn_alloc(w);
+	if (c == NULL) {
+		close(res);
+		return;
+	}
+	c->fd = res;
+	c->started = w->tw.now;
+	c->ipkey = ip_limit_key((const struct sockaddr *)&ss);
+	smtp_session_init(&c->sess, &w->sctx,
+	    ((uint64_t)w->p.index << 48) | w->next_conn_id, ip);
+	w->st_conns++;
+	if (!ip_limit_acquire(w->p.iplim, c->ipkey, lim->conn_per_ip,
+		lim->conn_max)) {
+		w->st_refused++;
+		log_event(LOG_NOTICE, "reject", "conn=%llu ip=%s "
+		    "reason=too_many_connections code=421",
+		    (unsigned long long)c->sess.conn_id, ip);
+		smtp_session_refuse(&c->sess, "4.7.0",
+		    "Error: too many connections from your address");
+		conn_arm_timer(w, c);
+		flush_later(w, c);
+		return;
+	}
+	c->ip_counted = true;
+	log_event(LOG_INFO, "connect", "conn=%llu ip=%s worker=%u",
+	    (unsigned long long)c->sess.conn_id, ip, w->p.index);
+	smtp_session_greet(&c->sess);
+	arm_recv(w, c);
+	conn_arm_timer(w, c);
+	flush_later(w, c);
+}
+
+static void
+on_recv(struct worker *w, struct conn *c, int res, unsigned flags)
+{
+	if (!(flags & IORING_CQE_F_MORE)) {
+		c->recv_armed = false;
+		c->inflight--;
+	}
+	if (res > 0) {
+		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+		if (!c->shut)
+			conn_input(w, c, w->bufmem + (size_t)bid * BUFSZ,
+			    (size_t)res);
+		return_buffer(w, bid);
+		if (!c->recv_armed && !c->recv_paused && !c->shut)
+			arm_recv(w, c);
+	} else if (res == -ENOBUFS) {
+		w->st_enobufs++;
+		publish_buffers(w);
+		arm_recv(w, c);
+	} else if (res == -ECANCELED && c->recv_paused) {
+		/* paused on purpose; re-armed when the session resumes */
+	} else {
+		/* EOF or error */
+		conn_shutdown(w, c);
+	}
+	conn_maybe_free(w, c);
+}
+
+static void
+on_send(struct worker *w, struct conn *c, int res)
+{
+	c->inflight--;
+	c->send_inflight = false;
+	if (res < 0) {
+		conn_shutdown(w, c);
+		conn_maybe_free(w, c);
+		return;
+	}
+	c->sent += (size_t)res;
+	if (c->sent < c->sending.len && !c->shut) {
+		send_now(w, c);
+		return;
+	}
+	buf_reset(&c->sending);
+	if (c->sending.cap > 64 * 1024)
+		buf_free(&c->sending);
+	c->sent = 0;
+	conn_flush(w, c);
+	conn_maybe_free(w, c);
+}
+
+static void
+arm_notify(struct worker *w)
+{
+	struct io_uring_sqe *sqe = get_sqe(w);
+
+	io_uring_prep_poll_multishot(sqe, w->efd, POLLIN);
+	io_uring_sqe_set_data64(sqe, mkud(OP_NOTIFY, 0, 0));
+}
+
+static void
+arm_accept(struct worker *w, unsigned li)
+{
+	struct io_uring_sqe *sqe;
+
+	if (w->accept_armed[li] || w->lfds[li] < 0)
+		return;
+	sqe = get_sqe(w);
+	io_uring_prep_multishot_accept(sqe, w->lfds[li], NULL, NULL,
+	    SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, mkud(OP_ACCEPT, 0, li));
+	w->accept_armed[li] = true;
+}
+
+static void
+submit_commit(void *arg, struct qop *op)
+{
+	struct worker *w = arg;
+
+	op->owner_gen = 1; /* session op */
+	queue_committer_submit(w->qc, op);
+}
+
+static void begin_stop(struct worker *w);
+
+static void
+on_notify(struct worker *w)
+{
+	struct qop *op, *next;
+	struct offload_job *j, *jn;
+
+	for (op = queue_committer_reap(w->qc); op != NULL; op = next) {
+		next = op->next;
+		if (op->owner_gen == SCHED_OWNER_TAG) {
+			scheduler_commit_done(w->sched, op);
+		} else {
+			struct smtp_session *s = op->owner;
+			struct conn *c = (struct conn *)((char *)s -
+			    offsetof(struct conn, sess));
+			struct qenvelope *env = smtp_session_commit_done(s);
+			if (env != NULL)
+				scheduler_add(w->sched, op->shard, env);
+			if (!c->shut)
+				conn_process(w, c);
+			conn_maybe_free(w, c);
+		}
+	}
+	for (j = offload_reap(w->off); j != NULL; j = jn) {
+		jn = j->next;
+		scheduler_job_done(w->sched, j);
+	}
+	if (atomic_load_explicit(&w->stop_req, memory_order_acquire) &&
+	    !w->stopping)
+		begin_stop(w);
+}
+
+static void
+handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
+{
+	uint64_t ud = io_uring_cqe_get_data64(cqe);
+	enum op op = (enum op)(ud >> 56);
+	struct conn *c;
+
+	switch (op) {
+	case OP_ACCEPT:
+		on_accept(w, (unsigned)(uint32_t)ud, cqe->res, cqe->flags);
+		break;
+	case OP_RECV:
+		if ((c = conn_from_ud(w, ud)) != NULL)
+			on_recv(w, c, cqe->res, cqe->flags);
+		else if (cqe->res > 0)
+			return_buffer(w, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		break;
+	case OP_SEND:
+		if ((c = conn_from_ud(w, ud)) != NULL)
+			on_send(w, c, cqe->res);
+		break;
+	case OP_NOTIFY:
+		/* Reset the counter first: a write that lands after this
+		 * read wakes the poll again. */
+		if (read(w->efd, &w->efd_val, sizeof(w->efd_val)) < 0 &&
+		    errno != EAGAIN)
+			log_event(LOG_ERR, "eventfd_read", "err=%s",
+			    strerror(errno));
+		on_notify(w);
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			arm_notify(w);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- timers and stopping ---- */
+
+static void
+on_timer(void *arg, struct timer_entry *e)
+{
+	struct worker *w = arg;
+	struct conn *c = (struct conn *)((char *)e -
+	    offsetof(struct conn, timer));
+
+	if (c->shut)
+		return;
+	if (c->sess.state == SMTP_S_COMMIT) {
+		timer_arm(&w->tw, &c->timer, 1);
+		return;
+	}
+	if (c->sess.state == SMTP_S_CLOSED) {
+		/* the peer does not read our last reply */
+		conn_shutdown(w, c);
+		return;
+	}
+	smtp_session_timeout(&c->sess);
+	conn_arm_timer(w, c);
+	flush_later(w, c);
+}
+
+static void
+begin_stop(struct worker *w)
+{
+	struct io_uring_sqe *sqe;
+
+	w->stopping = true;
+	w->sctx.stopping = true;
+	w->stop_deadline = w->tw.now +
+	    (int64_t)w->p.cfg->limits.shutdown_grace;
+	for (size_t i = 0; i < w->p.cfg->nlisteners; i++) {
+		if (w->lfds[i] < 0)
+			continue;
+		if (w->accept_armed[i]) {
+			sqe = get_sqe(w);
+			io_uring_prep_cancel64(sqe, mkud(OP_ACCEPT, 0,
+			    (uint32_t)i), 0);
+			io_uring_sqe_set_data64(sqe, mkud(OP_IGNORE, 0, 0));
+		}
+	}
+	for (uint32_t i = 0; i < w->nslots; i++) {
+		struct conn *c = w->slots[i];
+		if (c != NULL && !c->shut && smtp_session_stop(&c->sess))
+			flush_later(w, c);
+	}
+	log_event(LOG_NOTICE, "stopping", "worker=%u sessions=%u", w->p.index,
+	    w->nconns);
+}
+
+static void
+force_stop(struct worker *w)
+{
+	w->forced = true;
+	for (uint32_t i = 0; i < w->nslots; i++) {
+		struct conn *c = w->slots[i];
+		if (c != NULL && !c->shut)
+			conn_shutdown(w, c);
+	}
+}
+
+static void
+flush_all(struct worker *w)
+{
+	while (w->flush_head != NULL) {
+		struct conn *c = w->flush_head;
+		w->flush_head = c->flush_next;
+		c->flush_queued = false;
+		conn_flush(w, c);
+	}
+}
+
+/* ---- setup ---- */
+
+static int
+setup_ring(struct worker *w)
+{
+	struct io_uring_params p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+	    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
+	p.cq_entries = CQ_ENTRIES;
+	r = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &p);
+	if (r == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_COOP_TASKRUN |
+		    IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE;
+		p.cq_entries = CQ_ENTRIES;
+		r = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &p);
+	}
+	if (r < 0)
+		return r;
+	w->ring_ok = true;
+	io_uring_register_ring_fd(&w->ring);
+	return 0;
+}
+
+static int
+resume_one(void *arg, qid_t id, const struct qenvelope *env)
+{
+	void **a = arg;
+	struct worker *w = a[0];
+	struct queue_shard *qs = a[1];
+	struct qenvelope *copy;
+	char sid[QID_STR_LEN + 1];
+
+	if (env == NULL) {
+		qid_format(id, sid);
+		log_event(LOG_ERR, "queue_corrupt", "id=%s shard=%u", sid,
+		    queue_shard_number(qs));
+		return 0;
+	}
+	copy = calloc(1, sizeof(*copy));
+	if (copy == NULL || qenvelope_copy(copy, env) != 0) {
+		free(copy);
+		return 0;
+	}
+	scheduler_add(w->sched, qs, copy);
+	return 0;
+}
+
+static int
+setup(struct worker *w)
+{
+	const struct rmx_config *cfg = w->p.cfg;
+	int r;
+
+	if ((r = setup_ring(w)) < 0) {
+		snprintf(w->err, sizeof(w->err), "io_uring setup: %s",
+		    strerror(-r));
+		return -1;
+	}
+	if ((r = setup_buffers(w)) < 0) {
+		snprintf(w->err, sizeof(w->err), "buffer ring: %s",
+		    strerror(-r));
+		return -1;
+	}
+	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->efd < 0) {
+		snprintf(w->err, sizeof(w->err), "eventfd: %s",
+		    strerror(errno));
+		return -1;
+	}
+	w->qc = queue_committer_start(w->efd);
+	w->off = offload_start(w->efd, "ringmx-deliver");
+	if (w->qc == NULL || w->off == NULL) {
+		snprintf(w->err, sizeof(w->err), "cannot start threads");
+		return -1;
+	}
+	w->sched = scheduler_new(cfg, w->off, w->qc);
+	if (w->sched == NULL) {
+		snprintf(w->err, sizeof(w->err), "out of memory");
+		return -1;
+	}
+	w->sctx.cfg = cfg;
+	w->sctx.shard = w->p.shards[0];
+	w->sctx.submit = submit_commit;
+	w->sctx.submit_arg = w;
+	w->sctx.worker = w->p.index;
+	timer_wheel_init(&w->tw, monotonic_seconds());
+	for (size_t i = 0; i < w->p.nshards; i++) {
+		void *arg[2] = {w, w->p.shards[i]};
+		if (queue_shard_scan(w->p.shards[i], resume_one, arg) != 0)
+			log_event(LOG_ERR, "queue_scan_failed", "shard=%u",
+			    queue_shard_number(w->p.shards[i]));
+	}
+	w->lfds = calloc(cfg->nlisteners, sizeof(int));
+	w->accept_armed = calloc(cfg->nlisteners, sizeof(bool));
+	if (w->lfds == NULL || w->accept_armed == NULL)
+		return -1;
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		w->lfds[i] = -1;
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		w->lfds[i] = listener_open(&cfg->listeners[i], w->err,
+		    sizeof(w->err));
+		if (w->lfds[i] < 0)
+			return -1;
+		arm_accept(w, (unsigned)i);
+	}
+	arm_notify(w);
+	return 0;
+}
+
+static void
+loop(struct worker *w)
+{
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		struct __kernel_timespec ts = {.tv_sec = 1, .tv_nsec = 0};
+		unsigned head, n = 0;
+		int64_t now;
+
+		flush_all(w);
+		if (!w->stopping)
+			scheduler_pump(w->sched, (int64_t)time(NULL));
+		publish_buffers(w);
+		if (w->stopping && w->nconns == 0 &&
+		    !scheduler_busy(w->sched))
+			break;
+		io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+		io_uring_for_each_cqe(&w->ring, head, cqe)
+		{
+			handle_cqe(w, cqe);
+			n++;
+		}
+		io_uring_cq_advance(&w->ring, n);
+		now = monotonic_seconds();
+		if (now != w->tw.now)
+			timer_wheel_advance(&w->tw, now, on_timer, w);
+		if (!w->stopping) {
+			for (size_t i = 0; i < w->p.cfg->nlisteners; i++)
+				arm_accept(w, (unsigned)i);
+		} else if (!w->forced && now >= w->stop_deadline) {
+			force_stop(w);
+		}
+	}
+}
+
+static void
+teardown(struct worker *w)
+{
+	struct qop *op, *next;
+
+	if (w->qc != NULL) {
+		queue_committer_stop(w->qc);
+		/* Completions of the last batches: nothing waits for
+		 * them any more, the data is durable. */
+		for (op = queue_committer_reap(w->qc); op != NULL; op = next)
+			next = op->next;
+	}
+	offload_stop(w->off);
+	scheduler_free(w->sched);
+	for (size_t i = 0; w->lfds != NULL && i < w->p.cfg->nlisteners; i++)
+		if (w->lfds[i] >= 0)
+			close(w->lfds[i]);
+	if (w->ring_ok)
+		io_uring_queue_exit(&w->ring);
+	if (w->efd >= 0)
+		close(w->efd);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+	cpu_set_t set;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	snprintf(name, sizeof(name), "ringmx-w%u", w->p.index);
+	pthread_setname_np(pthread_self(), name);
+	if (ncpu > 0) {
+		CPU_ZERO(&set);
+		CPU_SET(w->p.index % (unsigned)ncpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	if (setup(w) != 0) {
+		atomic_store(&w->ready, -1);
+		teardown(w);
+		atomic_store(&w->done, true);
+		return NULL;
+	}
+	io_uring_submit(&w->ring);
+	atomic_store(&w->ready, 1);
+	loop(w);
+	teardown(w);
+	log_event(LOG_INFO, "worker_exit", "worker=%u", w->p.index);
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* worker_new - allocate a worker */
+struct worker *
+worker_new(const struct worker_params *p)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (w == NULL)
+		return NULL;
+	w->p = *p;
+	w->efd = -1;
+	return w;
+}
+
+/* worker_start - start the thread */
+int
+worker_start(struct worker *w)
+{
+	return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? 0 : -1;
+}
+
+/* worker_wait_ready - wait for setup to finish */
+int
+worker_wait_ready(struct worker *w, char *err, size_t errlen)
+{
+	int r;
+	struct timespec ts = {0, 1000000};
+
+	while ((r = atomic_load(&w->ready)) == 0)
+		nanosleep(&ts, NULL);
+	if (r < 0) {
+		snprintf(err, errlen, "worker %u: %s", w->p.index, w->err);
+		return -1;
+	}
+	return 0;
+}
+
+/* worker_request_stop - graceful stop */
+void
+worker_request_stop(struct worker *w)
+{
+	uint64_t one = 1;
+
+	atomic_store_explicit(&w->stop_req, true, memory_order_release);
+	if (w->efd >= 0 && write(w->efd, &one, sizeof(one)) < 0) {
+		/* eventfd full: the worker is being woken anyway */
+	}
+}
+
+/* worker_done - whether the thread has finished */
+bool
+worker_done(struct worker *w)
+{
+	return atomic_load(&w->done);
+}
+
+/* worker_join_free - wait for the thread, free everything */
+void
+worker_join_free(struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+	for (size_t i = 0; i < w->p.nshards; i++)
+		queue_shard_close(w->p.shards[i]);
+	free(w->p.shards);
+	for (uint32_t i = 0; i < w->nslots; i++)
+		free(w->slots[i]);
+	free(w->slots);
+	free(w->freelist);
+	free(w->lfds);
+	free(w->accept_armed);
+	free(w->bufmem);
+	if (w->br != NULL)
+		munmap(w->br, NBUFS * sizeof(struct io_uring_buf));
+	free(w);
+}

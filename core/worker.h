@@ -1,0 +1,46 @@
+/*
+ * worker.h - one worker thread: its io_uring, its listening sockets, its
+ * connections and SMTP sessions, its timers, its queue shards with their
+ * committer thread, its offload thread and its delivery scheduler.
+ * Everything here is owned by the worker and touched only by its thread,
+ * except the fields marked SHARED.
+ */
+#ifndef RINGMX_WORKER_H
+#define RINGMX_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "ip_limit.h"
+#include "queue_shard.h"
+
+struct worker;
+
+struct worker_params {
+	unsigned index;
+	const struct rmx_config *cfg;
+	struct ip_limit *iplim; /* SHARED by all workers (lock-free) */
+	struct queue_shard **shards; /* ownership passes to the worker;
+					shards[0] receives new mail */
+	size_t nshards;
+};
+
+/* Create a worker (does not start it). NULL on allocation failure. */
+struct worker *worker_new(const struct worker_params *p);
+/* Start its thread; the thread sets up its ring and listeners. */
+int worker_start(struct worker *w);
+/* Wait until the worker is accepting (0) or failed (-1, err filled). */
+int worker_wait_ready(struct worker *w, char *err, size_t errlen);
+/* Ask for a graceful stop (any thread; async-signal-safe apart from the
+ * atomic store and one write(2)). */
+void worker_request_stop(struct worker *w);
+/* Whether the worker's thread has finished (any thread). */
+bool worker_done(struct worker *w);
+/* Join the thread and free the worker (and its shards). */
+void worker_join_free(struct worker *w);
+
+#endif
