@@ -218,16 +218,30 @@ conn_alloc(struct worker *w)
 	return c;
 }
 
+/* The session is over: its connection no longer counts for its IP. */
+static void
+conn_release_ip(struct worker *w, struct conn *c)
+{
+	if (c->ip_counted) {
+		c->ip_counted = false;
+		ip_limit_release(w->p.iplim, c->ipkey);
+	}
+}
+
+/*
+ * conn_maybe_free - free c if nothing refers to it any more. Every
+ * completion handler calls it last and never touches c afterwards.
+ */
 static void
 conn_maybe_free(struct worker *w, struct conn *c)
 {
-	if (!c->shut || c->inflight > 0 || c->sess.op_inflight)
+	if (!c->shut || c->inflight > 0 || c->sess.op_inflight ||
+	    c->flush_queued)
 		return;
 	timer_cancel(&c->timer);
 	if (c->fd >= 0)
 		close(c->fd);
-	if (c->ip_counted)
-		ip_limit_release(w->p.iplim, c->ipkey);
+	conn_release_ip(w, c);
 	log_event(LOG_INFO, "disconnect", "conn=%llu ip=%s cmds=%u errors=%u",
 	    (unsigned long long)c->sess.conn_id, c->sess.client_ip,
 	    c->sess.ncmds, c->sess.nerrors);
@@ -251,7 +265,7 @@ conn_shutdown(struct worker *w, struct conn *c)
 	if (c->sess.state != SMTP_S_CLOSED)
 		smtp_session_eof(&c->sess);
 	shutdown(c->fd, SHUT_RDWR);
-	conn_maybe_free(w, c);
+	conn_release_ip(w, c);
 }
 
 static void
@@ -320,7 +334,7 @@ conn_flush(struct worker *w, struct conn *c)
 		send_now(w, c);
 		return;
 	}
-	if (c->sess.close_after_flush)
+	if (c->sess.close_after_flush && !c->sess.op_inflight)
 		conn_shutdown(w, c);
 }
 
@@ -351,8 +365,10 @@ conn_process(struct worker *w, struct conn *c)
 		used = smtp_session_input(&c->sess, c->in.data, c->in.len);
 		buf_consume(&c->in, used);
 	}
-	if (c->sess.state == SMTP_S_CLOSED)
+	if (c->sess.state == SMTP_S_CLOSED) {
 		buf_reset(&c->in);
+		conn_release_ip(w, c);
+	}
 	if (c->in.len == 0 && c->in.cap > 64 * 1024)
 		buf_free(&c->in);
 	if (c->in.len > PAUSE_INPUT_AT)
@@ -473,8 +489,14 @@ on_recv(struct worker *w, struct conn *c, int res, unsigned flags)
 		arm_recv(w, c);
 	} else if (res == -ECANCELED && c->recv_paused) {
 		/* paused on purpose; re-armed when the session resumes */
+	} else if (res == 0 && !c->shut) {
+		/* The peer has sent everything (it may still read): answer
+		 * what it sent, including a pending commit, then close. */
+		c->sess.close_after_flush = true;
+		if (c->sess.state != SMTP_S_COMMIT)
+			smtp_session_eof(&c->sess);
+		flush_later(w, c);
 	} else {
-		/* EOF or error */
 		conn_shutdown(w, c);
 	}
 	conn_maybe_free(w, c);
@@ -623,6 +645,7 @@ on_timer(void *arg, struct timer_entry *e)
 	if (c->sess.state == SMTP_S_CLOSED) {
 		/* the peer does not read our last reply */
 		conn_shutdown(w, c);
+		conn_maybe_free(w, c);
 		return;
 	}
 	smtp_session_timeout(&c->sess);
@@ -664,8 +687,10 @@ force_stop(struct worker *w)
 	w->forced = true;
 	for (uint32_t i = 0; i < w->nslots; i++) {
 		struct conn *c = w->slots[i];
-		if (c != NULL && !c->shut)
+		if (c != NULL && !c->shut) {
 			conn_shutdown(w, c);
+			conn_maybe_free(w, c);
+		}
 	}
 }
 
@@ -677,6 +702,7 @@ flush_all(struct worker *w)
 		w->flush_head = c->flush_next;
 		c->flush_queued = false;
 		conn_flush(w, c);
+		conn_maybe_free(w, c);
 	}
 }
 
@@ -831,15 +857,9 @@ loop(struct worker *w)
 static void
 teardown(struct worker *w)
 {
-	struct qop *op, *next;
-
-	if (w->qc != NULL) {
-		queue_committer_stop(w->qc);
-		/* Completions of the last batches: nothing waits for
-		 * them any more, the data is durable. */
-		for (op = queue_committer_reap(w->qc); op != NULL; op = next)
-			next = op->next;
-	}
+	/* Nothing is in flight any more (loop() waited for sessions and
+	 * the scheduler): stopping the committer only joins it. */
+	queue_committer_stop(w->qc);
 	offload_stop(w->off);
 	scheduler_free(w->sched);
 	for (size_t i = 0; w->lfds != NULL && i < w->p.cfg->nlisteners; i++)

@@ -512,10 +512,11 @@ qrec_decode(const void *data, size_t len, struct qenvelope *env)
 		if (tag > T_MAX_KNOWN)
 			continue; /* unknown: a later version's field */
 		if (tag == T_RCPT) {
-			if (d_rcpt(v, n, &env->rcpts[got]) < 0)
+			/* Count it first: a half-decoded recipient owns
+			 * strings that qenvelope_free must release. */
+			env->nrcpt = ++got;
+			if (d_rcpt(v, n, &env->rcpts[got - 1]) < 0)
 				goto bad;
-			got++;
-			env->nrcpt = got; /* what qenvelope_free must free */
 			continue;
 		}
 		if (seen & (1u << tag))
@@ -528,7 +529,6 @@ qrec_decode(const void *data, size_t len, struct qenvelope *env)
 		goto bad;
 	return 0;
 bad:
-	/* rcpts beyond env->nrcpt are still zeroed by calloc. */
 	qenvelope_free(env);
 	return -1;
 }
