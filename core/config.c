@@ -33,10 +33,10 @@
 #define MIB (KIB * 1024)
 #define GIB (MIB * 1024)
 
-#define WORKERS_MAX	  256
-#define INCLUDE_DEPTH_MAX 10		      /* libconfig's own limit */
-#define CONFIG_FILE_MAX	  (16 * 1024 * 1024) /* bytes read for one file */
-#define DOMAIN_TEXT_MAX	  253
+#define WORKERS_MAX       256
+#define INCLUDE_DEPTH_MAX 10                 /* libconfig's own limit */
+#define CONFIG_FILE_MAX   (16 * 1024 * 1024) /* bytes read for one file */
+#define DOMAIN_TEXT_MAX   253
 
 /* The embedded default configuration, used when no file is given. */
 const char config_default_text[] =
@@ -220,7 +220,8 @@ verr(struct ctx *c, const char *file, unsigned line, const char *key,
 	else
 		n = snprintf(c->err, c->errlen, "%s: ", fname);
 	if (n >= 0 && (size_t)n < c->errlen && key != NULL && key[0] != '\0') {
-		int m = snprintf(c->err + n, c->errlen - (size_t)n, "%s: ", key);
+		int m =
+		    snprintf(c->err + n, c->errlen - (size_t)n, "%s: ", key);
 		if (m > 0)
 			n += m;
 	}
@@ -229,8 +230,7 @@ verr(struct ctx *c, const char *file, unsigned line, const char *key,
 }
 
 /* Error at a setting: "FILE:LINE: KEY: message". Always returns -1. */
-static int
-serr(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
+static int serr(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int
 serr(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
@@ -247,8 +247,7 @@ serr(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
 }
 
 /* Error without a setting (missing key, I/O): "FILE[:LINE]: KEY: ...". */
-static int
-ferr(struct ctx *c, const char *file, unsigned line, const char *key,
+static int ferr(struct ctx *c, const char *file, unsigned line, const char *key,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static int
 ferr(struct ctx *c, const char *file, unsigned line, const char *key,
@@ -644,13 +643,16 @@ address_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 }
 
 static bool
-same_sockaddr(const struct rmx_listener_cfg *a, const struct rmx_listener_cfg *b)
+same_sockaddr(
+    const struct rmx_listener_cfg *a, const struct rmx_listener_cfg *b)
 {
 	if (a->addr.ss_family != b->addr.ss_family)
 		return false;
 	if (a->addr.ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const struct sockaddr_in *)&a->addr;
-		const struct sockaddr_in *y = (const struct sockaddr_in *)&b->addr;
+		const struct sockaddr_in *x =
+		    (const struct sockaddr_in *)&a->addr;
+		const struct sockaddr_in *y =
+		    (const struct sockaddr_in *)&b->addr;
 
 		return x->sin_port == y->sin_port &&
 		       x->sin_addr.s_addr == y->sin_addr.s_addr;
@@ -685,8 +687,8 @@ parse_address(
 }
 
 static int
-walk_group(struct ctx *c, const config_setting_t *group,
-    const struct key *keys, size_t nkeys, void *base)
+walk_group(struct ctx *c, const config_setting_t *group, const struct key *keys,
+    size_t nkeys, void *base)
 {
 	int n = config_setting_length(group);
 
@@ -729,7 +731,8 @@ parse_listeners(
 	if (cfg->listeners == NULL)
 		return serr(c, s, "out of memory");
 	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
 		struct rmx_listener_cfg *l = &cfg->listeners[i];
 
 		/* Counted before filling so that config_free sees it. */
@@ -774,7 +777,8 @@ parse_local_domains(
 	if (cfg->local_domains == NULL)
 		return serr(c, s, "out of memory");
 	for (int i = 0; i < n; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
 		char *d;
 
 		if (want_type(c, e, CONFIG_TYPE_STRING, "a string") != 0)
@@ -813,8 +817,8 @@ parse_limits(
  */
 struct wide_int {
 	bool found;
-	bool in_main;	       /* in the main source, else in file */
-	char file[PATH_MAX];   /* included file, named as written */
+	bool in_main;        /* in the main source, else in file */
+	char file[PATH_MAX]; /* included file, named as written */
 	unsigned line;
 	char literal[32];
 };
@@ -822,8 +826,8 @@ struct wide_int {
 static int read_text(const char *path, char **text, size_t *len);
 
 static void
-note_literal(struct wide_int *w, const char *file, unsigned line,
-    const char *p, size_t n)
+note_literal(struct wide_int *w, const char *file, unsigned line, const char *p,
+    size_t n)
 {
 	if (w->found)
 		return;
@@ -998,14 +1002,14 @@ scan_text(const struct ctx *c, const char *text, const char *file, int depth,
 			while (*p != '\0' && *p != '\n')
 				p++;
 		} else if (p[0] == '/' && p[1] == '*') {
-			for (p += 2; *p != '\0' && !(p[0] == '*' && p[1] == '/');
-			     p++)
+			for (p += 2;
+			     *p != '\0' && !(p[0] == '*' && p[1] == '/'); p++)
 				if (*p == '\n')
 					line++;
 			if (*p != '\0')
 				p += 2;
-		} else if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			   *p == '*') {
+		} else if ((*p >= 'A' && *p <= 'Z') ||
+			   (*p >= 'a' && *p <= 'z') || *p == '*') {
 			while (is_ldh(*p) || *p == '_' || *p == '*')
 				p++;
 		} else if (is_digit(*p) || *p == '.' ||
@@ -1062,8 +1066,7 @@ check_wide_ints(struct ctx *c, const char *text)
 	return ferr(c, w.in_main ? NULL : w.file, w.line, key,
 	    "integer %s does not fit in %s; write it with the L suffix "
 	    "(as in 5000000000L) or as a size string (as in \"5G\")",
-	    w.literal,
-	    strchr(w.literal, 'L') != NULL ? "64 bits" : "32 bits");
+	    w.literal, strchr(w.literal, 'L') != NULL ? "64 bits" : "32 bits");
 }
 
 /* ---- loading ------------------------------------------------------- */
@@ -1107,7 +1110,7 @@ config_defaults(struct rmx_config *cfg)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	cfg->workers = cpus < 1		  ? 1
+	cfg->workers = cpus < 1             ? 1
 		       : cpus > WORKERS_MAX ? WORKERS_MAX
 					    : (unsigned)cpus;
 	cfg->log_level = LOG_INFO;
@@ -1140,20 +1143,23 @@ config_finish(struct ctx *c)
 	if (cfg->nlisteners == 0)
 		return ferr(c, NULL, 0, "listeners",
 		    "at least one listener is required");
-	if (cfg->state_dir == NULL && (cfg->state_dir = strdup("./var")) == NULL)
+	if (cfg->state_dir == NULL &&
+	    (cfg->state_dir = strdup("./var")) == NULL)
 		return ferr(c, NULL, 0, "state_dir", "out of memory");
 	if (cfg->maildir_root == NULL) {
 		size_t n = strlen(cfg->state_dir) + sizeof("/mail");
 
 		if ((cfg->maildir_root = malloc(n)) == NULL)
-			return ferr(c, NULL, 0, "maildir_root", "out of memory");
+			return ferr(
+			    c, NULL, 0, "maildir_root", "out of memory");
 		snprintf(cfg->maildir_root, n, "%s/mail", cfg->state_dir);
 	}
 	if (!c->local_domains_set) {
 		cfg->local_domains = calloc(1, sizeof(*cfg->local_domains));
 		if (cfg->local_domains == NULL ||
 		    (cfg->local_domains[0] = strdup("localhost")) == NULL)
-			return ferr(c, NULL, 0, "local_domains", "out of memory");
+			return ferr(
+			    c, NULL, 0, "local_domains", "out of memory");
 		cfg->nlocal_domains = 1;
 	}
 	if (cfg->hostname == NULL &&

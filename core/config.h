@@ -16,9 +16,9 @@
 #include <sys/socket.h>
 
 enum listener_mode {
-	LISTEN_SMTP = 0,	/* port 25 style: STARTTLS offered */
-	LISTEN_SUBMISSION,	/* 587: STARTTLS required before AUTH/MAIL */
-	LISTEN_SUBMISSIONS,	/* 465: implicit TLS */
+	LISTEN_SMTP = 0,    /* port 25 style: STARTTLS offered */
+	LISTEN_SUBMISSION,  /* 587: STARTTLS required before AUTH/MAIL */
+	LISTEN_SUBMISSIONS, /* 465: implicit TLS */
 };
 
 struct rmx_listener_cfg {
@@ -29,32 +29,32 @@ struct rmx_listener_cfg {
 };
 
 struct rmx_limits {
-	size_t line_max;	/* command line incl. CRLF, default 512 */
-	size_t text_line_max;	/* DATA text line incl. CRLF, default 1000 */
-	size_t header_max;	/* header section, default 1 MiB */
-	uint64_t message_max;	/* default 50 MiB */
-	unsigned rcpt_max;	/* per transaction, default 1000 */
-	unsigned conn_max;	/* connections total, default 10000 */
-	unsigned conn_per_ip;	/* connections per client IP, default 50 */
-	unsigned cmds_max;	/* commands per session, default 10000 */
-	unsigned errors_max;	/* errors per session before 421, def. 20 */
-	unsigned hops_max;	/* Received: headers, default 100 */
+	size_t line_max;      /* command line incl. CRLF, default 512 */
+	size_t text_line_max; /* DATA text line incl. CRLF, default 1000 */
+	size_t header_max;    /* header section, default 1 MiB */
+	uint64_t message_max; /* default 50 MiB */
+	unsigned rcpt_max;    /* per transaction, default 1000 */
+	unsigned conn_max;    /* connections total, default 10000 */
+	unsigned conn_per_ip; /* connections per client IP, default 50 */
+	unsigned cmds_max;    /* commands per session, default 10000 */
+	unsigned errors_max;  /* errors per session before 421, def. 20 */
+	unsigned hops_max;    /* Received: headers, default 100 */
 	/* Timeouts in seconds (RFC 5321 4.5.3.2 values as defaults). */
-	unsigned timeout_command;  /* waiting for a command, default 300 */
-	unsigned timeout_data;	   /* between DATA blocks, default 180 */
-	unsigned timeout_session;  /* whole session cap, default 3600 */
-	unsigned shutdown_grace;   /* SIGTERM grace period, default 30 */
+	unsigned timeout_command; /* waiting for a command, default 300 */
+	unsigned timeout_data;    /* between DATA blocks, default 180 */
+	unsigned timeout_session; /* whole session cap, default 3600 */
+	unsigned shutdown_grace;  /* SIGTERM grace period, default 30 */
 };
 
 struct rmx_config {
-	char *source;	     /* file name, or "<embedded>" */
-	char *hostname;	     /* default: the machine's FQDN */
-	unsigned workers;    /* default: online CPUs */
-	char *state_dir;     /* default "./var" */
-	char *maildir_root;  /* default "<state_dir>/mail" */
-	char *log_file;	     /* NULL = stderr */
-	int log_level;	     /* LOG_ERR..LOG_DEBUG (syslog numbering) */
-	bool hold;	     /* keep accepted mail queued, deliver nothing */
+	char *source;          /* file name, or "<embedded>" */
+	char *hostname;        /* default: the machine's FQDN */
+	unsigned workers;      /* default: online CPUs */
+	char *state_dir;       /* default "./var" */
+	char *maildir_root;    /* default "<state_dir>/mail" */
+	char *log_file;        /* NULL = stderr */
+	int log_level;         /* LOG_ERR..LOG_DEBUG (syslog numbering) */
+	bool hold;             /* keep accepted mail queued, deliver nothing */
 	size_t queue_map_size; /* LMDB map size per shard, default 4 GiB */
 	size_t nlisteners;
 	struct rmx_listener_cfg *listeners;
@@ -71,8 +71,8 @@ struct rmx_config {
 struct rmx_config *config_load(const char *path, char *err, size_t errlen);
 /* config_load_string - same, from text (used for the embedded default and
  * by tests); name is used in error messages. */
-struct rmx_config *config_load_string(const char *text, const char *name,
-    char *err, size_t errlen);
+struct rmx_config *config_load_string(
+    const char *text, const char *name, char *err, size_t errlen);
 /* config_print - the effective configuration, in libconfig syntax that
  * config_load accepts. */
 void config_print(const struct rmx_config *cfg, FILE *out);

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOMB	  ((uint64_t)0xffff)
+#define TOMB      ((uint64_t)0xffff)
 #define MAX_PROBE 64
 
 struct ip_limit {
@@ -80,8 +80,7 @@ ip_limit_key(const struct sockaddr *sa)
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 		a = s4->sin_addr.s_addr;
 	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 =
-		    (const struct sockaddr_in6 *)sa;
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
 			uint32_t v4;
 			memcpy(&v4, &s6->sin6_addr.s6_addr[12], 4);
@@ -110,11 +109,11 @@ count_of(uint64_t w)
 
 /* ip_limit_acquire - count a connection if under both limits */
 bool
-ip_limit_acquire(struct ip_limit *l, uint64_t key, unsigned per_ip,
-    unsigned total)
+ip_limit_acquire(
+    struct ip_limit *l, uint64_t key, unsigned per_ip, unsigned total)
 {
-	unsigned t = atomic_fetch_add_explicit(&l->total, 1,
-	    memory_order_relaxed);
+	unsigned t =
+	    atomic_fetch_add_explicit(&l->total, 1, memory_order_relaxed);
 
 	if (total != 0 && t >= total) {
 		atomic_fetch_sub_explicit(&l->total, 1, memory_order_relaxed);
@@ -125,8 +124,8 @@ ip_limit_acquire(struct ip_limit *l, uint64_t key, unsigned per_ip,
 retry:
 	for (unsigned i = 0; i < MAX_PROBE; i++) {
 		unsigned slot = (unsigned)(key + i) & l->mask;
-		uint64_t w = atomic_load_explicit(&l->words[slot],
-		    memory_order_acquire);
+		uint64_t w =
+		    atomic_load_explicit(&l->words[slot], memory_order_acquire);
 
 		if (w != 0 && w != TOMB && tag_of(w) == key) {
 			for (;;) {
@@ -161,8 +160,8 @@ retry:
 			if (per_ip == 0)
 				goto refuse;
 			if (atomic_compare_exchange_strong_explicit(
-				&l->words[slot], &w, want,
-				memory_order_acq_rel, memory_order_acquire))
+				&l->words[slot], &w, want, memory_order_acq_rel,
+				memory_order_acquire))
 				return true;
 			goto retry;
 		}
@@ -182,8 +181,8 @@ ip_limit_release(struct ip_limit *l, uint64_t key)
 	atomic_fetch_sub_explicit(&l->total, 1, memory_order_relaxed);
 	for (unsigned i = 0; i < MAX_PROBE; i++) {
 		unsigned slot = (unsigned)(key + i) & l->mask;
-		uint64_t w = atomic_load_explicit(&l->words[slot],
-		    memory_order_acquire);
+		uint64_t w =
+		    atomic_load_explicit(&l->words[slot], memory_order_acquire);
 
 		if (w == 0)
 			return;

@@ -28,8 +28,8 @@ uint64_t ip_limit_key(const struct sockaddr *sa);
  * exceed per_ip, or the total would exceed total. Returns true when
  * counted (the caller must call ip_limit_release once later).
  */
-bool ip_limit_acquire(struct ip_limit *l, uint64_t key, unsigned per_ip,
-    unsigned total);
+bool ip_limit_acquire(
+    struct ip_limit *l, uint64_t key, unsigned per_ip, unsigned total);
 void ip_limit_release(struct ip_limit *l, uint64_t key);
 /* Connections counted now for key (for tests and status). */
 unsigned ip_limit_count(struct ip_limit *l, uint64_t key);

@@ -17,11 +17,11 @@ listener_open(const struct rmx_listener_cfg *l, char *err, size_t errlen)
 {
 	int fd, one = 1;
 
-	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	fd = socket(
+	    l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: socket: %s", l->address,
-		    strerror(errno));
+		snprintf(
+		    err, errlen, "%s: socket: %s", l->address, strerror(errno));
 		return -1;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||

@@ -77,7 +77,7 @@ run(struct offload_job *base)
 		if (strchr(r->addr, '@') == NULL)
 			snprintf(box, sizeof(box), "postmaster");
 		else if (smtp_local_unquote(local, unq, sizeof(unq)) < 0 ||
-		    maildir_mailbox(unq, box, sizeof(box)) < 0) {
+			 maildir_mailbox(unq, box, sizeof(box)) < 0) {
 			/* Refused at RCPT already; only a damaged queue
 			 * gets here. Permanent. */
 			r->state = QRCPT_FAILED;
@@ -98,15 +98,18 @@ run(struct offload_job *base)
 		if (rc == 0) {
 			r->state = QRCPT_DELIVERED;
 			j->delivered++;
-			log_event(LOG_INFO, "delivered", "id=%s rcpt=<%s> "
-			    "mailbox=%s", id, r->addr, box);
+			log_event(LOG_INFO, "delivered",
+			    "id=%s rcpt=<%s> "
+			    "mailbox=%s",
+			    id, r->addr, box);
 		} else {
 			char q[600];
 			set_error(r, err);
 			j->failed++;
-			log_event(LOG_WARNING, "deferred", "id=%s rcpt=<%s> "
-			    "reason=%s", id, r->addr,
-			    log_quote(err, q, sizeof(q)));
+			log_event(LOG_WARNING, "deferred",
+			    "id=%s rcpt=<%s> "
+			    "reason=%s",
+			    id, r->addr, log_quote(err, q, sizeof(q)));
 		}
 	}
 	buf_free(&prefix);

@@ -24,7 +24,7 @@ struct local_delivery_job {
 	unsigned delivered;    /* set by the helper: recipients delivered */
 	unsigned failed;       /* temporary failures */
 	unsigned no_route;     /* pending recipients that are not local */
-	int body_err;	       /* QUEUE_OK or why the body was unreadable */
+	int body_err;          /* QUEUE_OK or why the body was unreadable */
 };
 
 /* Initialise job for env; the caller then offload_submit()s &job->base. */

@@ -40,7 +40,8 @@ log_open(const char *path, int level)
 	int fd = STDERR_FILENO, old;
 
 	if (path != NULL) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		fd =
+		    open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd < 0)
 			return -1;
 	}
@@ -155,8 +156,7 @@ log_event(int level, const char *event, const char *fmt, ...)
 		va_end(ap);
 		if (r < 0)
 			r = 0;
-		n = (size_t)r < sizeof(line) - n ? n + (size_t)r
-						  : sizeof(line);
+		n = (size_t)r < sizeof(line) - n ? n + (size_t)r : sizeof(line);
 	}
 	/* Keep one event on one line whatever the caller passed. */
 	for (size_t i = body; i < n && i < LOG_LINE_MAX; i++)

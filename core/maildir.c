@@ -72,8 +72,8 @@ fsync_dir(const char *path)
 static int
 write_all(int fd, const void *a, size_t alen, const void *b, size_t blen)
 {
-	struct iovec iov[2] = {{(void *)(uintptr_t)a, alen},
-	    {(void *)(uintptr_t)b, blen}};
+	struct iovec iov[2] = {
+	    {(void *)(uintptr_t)a, alen}, {(void *)(uintptr_t)b, blen}};
 	int n = 2, i = 0;
 
 	while (i < n) {
@@ -126,8 +126,8 @@ maildir_deliver(const char *root, const char *mailbox, const char *unique,
 		goto fail_dir;
 	for (int i = 0; i < 3; i++) {
 		static const char *const subs[] = {"tmp", "new", "cur"};
-		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir,
-			subs[i]) >= sizeof(sub))
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, subs[i]) >=
+		    sizeof(sub))
 			r = -ENAMETOOLONG;
 		else
 			r = mkdir_if_missing(sub);
@@ -141,8 +141,8 @@ maildir_deliver(const char *root, const char *mailbox, const char *unique,
 		snprintf(err, errlen, "mailbox path too long");
 		return -ENAMETOOLONG;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	fd = open(
+	    tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "open %s: %s", tmp, strerror(-r));

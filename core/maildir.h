@@ -27,8 +27,8 @@ int maildir_mailbox(const char *local_unquoted, char *out, size_t outsz);
  * be unique per delivery (queue id + recipient index + time).
  * Returns 0 on success, else -errno; err gets a description.
  */
-int maildir_deliver(const char *root, const char *mailbox,
-    const char *unique, const void *prefix, size_t prefix_len,
-    const void *body, size_t body_len, char *err, size_t errlen);
+int maildir_deliver(const char *root, const char *mailbox, const char *unique,
+    const void *prefix, size_t prefix_len, const void *body, size_t body_len,
+    char *err, size_t errlen);
 
 #endif

@@ -70,8 +70,9 @@ write_pidfile(const char *state_dir)
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		fprintf(stderr, "ringmx: %s is locked: another ringmx is "
-				"running on this state_dir\n",
+		fprintf(stderr,
+		    "ringmx: %s is locked: another ringmx is "
+		    "running on this state_dir\n",
 		    path);
 		close(fd);
 		return -1;
@@ -178,8 +179,10 @@ assign_shards(const struct rmx_config *cfg, struct worker_params *wp)
 			    open_shard(cfg, queue_dir, found[k]);
 			if (wp[i].shards[wp[i].nshards] == NULL)
 				goto fail;
-			log_event(LOG_NOTICE, "shard_adopted", "shard=%u "
-			    "worker=%u", found[k], i);
+			log_event(LOG_NOTICE, "shard_adopted",
+			    "shard=%u "
+			    "worker=%u",
+			    found[k], i);
 			wp[i].nshards++;
 		}
 	}
@@ -297,17 +300,18 @@ main(int argc, char **argv)
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		if (worker_wait_ready(workers[i], err, sizeof(err)) != 0) {
 			fprintf(stderr, "ringmx: %s\n", err);
-			log_event(LOG_ERR, "startup_failed", "reason=\"%s\"",
-			    err);
+			log_event(
+			    LOG_ERR, "startup_failed", "reason=\"%s\"", err);
 			_exit(1);
 		}
 	}
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		log_event(LOG_INFO, "listening", "address=%s",
 		    cfg->listeners[i].address);
-	log_event(LOG_NOTICE, "ready", "version=%s workers=%u hostname=%s "
-	    "pid=%d", RINGMX_VERSION, cfg->workers, cfg->hostname,
-	    (int)getpid());
+	log_event(LOG_NOTICE, "ready",
+	    "version=%s workers=%u hostname=%s "
+	    "pid=%d",
+	    RINGMX_VERSION, cfg->workers, cfg->hostname, (int)getpid());
 
 	for (;;) {
 		struct timespec ts = {0, 100 * 1000 * 1000};
@@ -322,12 +326,15 @@ main(int argc, char **argv)
 				_exit(1);
 			}
 			stopping = true;
-			log_event(LOG_NOTICE, "shutdown", "signal=%d "
-			    "grace=%u", sig, cfg->limits.shutdown_grace);
+			log_event(LOG_NOTICE, "shutdown",
+			    "signal=%d "
+			    "grace=%u",
+			    sig, cfg->limits.shutdown_grace);
 			for (unsigned i = 0; i < cfg->workers; i++)
 				worker_request_stop(workers[i]);
 		} else if (sig == SIGHUP) {
-			log_event(LOG_NOTICE, "sighup", "action=ignored "
+			log_event(LOG_NOTICE, "sighup",
+			    "action=ignored "
 			    "reason=reload_not_available");
 		}
 		if (!stopping)

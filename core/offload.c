@@ -27,20 +27,20 @@ struct offload {
 static void
 push(_Atomic(struct offload_job *) *head, struct offload_job *j)
 {
-	struct offload_job *old = atomic_load_explicit(head,
-	    memory_order_relaxed);
+	struct offload_job *old =
+	    atomic_load_explicit(head, memory_order_relaxed);
 	do {
 		j->next = old;
-	} while (!atomic_compare_exchange_weak_explicit(head, &old, j,
-	    memory_order_release, memory_order_relaxed));
+	} while (!atomic_compare_exchange_weak_explicit(
+	    head, &old, j, memory_order_release, memory_order_relaxed));
 }
 
 /* Take the whole stack and return it in FIFO order. */
 static struct offload_job *
 drain(_Atomic(struct offload_job *) *head)
 {
-	struct offload_job *l = atomic_exchange_explicit(head, NULL,
-	    memory_order_acquire);
+	struct offload_job *l =
+	    atomic_exchange_explicit(head, NULL, memory_order_acquire);
 	struct offload_job *r = NULL;
 
 	while (l != NULL) {

@@ -14,7 +14,7 @@
 
 struct offload_job {
 	void (*run)(struct offload_job *job); /* runs on the helper thread */
-	struct offload_job *next;	      /* private link */
+	struct offload_job *next;             /* private link */
 };
 
 struct offload;

@@ -33,9 +33,9 @@ struct scheduler {
 	struct sched_item *ready_head, **ready_tail;
 	struct sched_item **heap;
 	size_t nheap, capheap;
-	unsigned jobs;	   /* delivery jobs in flight */
-	unsigned commits;  /* ops in flight */
-	uint64_t count;	   /* items alive */
+	unsigned jobs;    /* delivery jobs in flight */
+	unsigned commits; /* ops in flight */
+	uint64_t count;   /* items alive */
 };
 
 /* scheduler_backoff - delay before the next attempt */
@@ -137,10 +137,10 @@ heap_pop(struct scheduler *s)
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
 		if (l < s->nheap && s->heap[l]->env->next_attempt <
-			s->heap[m]->env->next_attempt)
+					s->heap[m]->env->next_attempt)
 			m = l;
 		if (r < s->nheap && s->heap[r]->env->next_attempt <
-			s->heap[m]->env->next_attempt)
+					s->heap[m]->env->next_attempt)
 			m = r;
 		if (m == i)
 			break;
@@ -186,8 +186,8 @@ wait_until(struct scheduler *s, struct sched_item *it, int64_t when)
 
 /* scheduler_add - take a queued message */
 void
-scheduler_add(struct scheduler *s, struct queue_shard *shard,
-    struct qenvelope *env)
+scheduler_add(
+    struct scheduler *s, struct queue_shard *shard, struct qenvelope *env)
 {
 	struct sched_item *it;
 
@@ -259,7 +259,8 @@ scheduler_pump(struct scheduler *s, int64_t now)
 		struct sched_item *it = ready_pop(s);
 
 		if (it == NULL) {
-			if (s->nheap == 0 || s->heap[0]->env->next_attempt > now)
+			if (s->nheap == 0 ||
+			    s->heap[0]->env->next_attempt > now)
 				break;
 			it = heap_pop(s);
 		}
@@ -297,8 +298,10 @@ scheduler_job_done(struct scheduler *s, struct offload_job *job)
 	it->env->attempts++;
 	it->env->next_attempt = now + scheduler_backoff(it->env->attempts);
 	if (j->no_route > 0 && j->delivered == 0 && j->failed == 0)
-		log_event(LOG_WARNING, "deferred", "id=%s reason=no_route "
-		    "pending=%u", id, j->no_route);
+		log_event(LOG_WARNING, "deferred",
+		    "id=%s reason=no_route "
+		    "pending=%u",
+		    id, j->no_route);
 	submit_op(s, it, QOP_UPDATE);
 }
 
@@ -311,8 +314,7 @@ scheduler_commit_done(struct scheduler *s, struct qop *op)
 
 	s->commits--;
 	if (op->result != QUEUE_OK) {
-		log_event(LOG_ERR, "queue_update_failed", "err=%d",
-		    op->result);
+		log_event(LOG_ERR, "queue_update_failed", "err=%d", op->result);
 		wait_until(s, it, now + 60);
 		return;
 	}

@@ -25,8 +25,8 @@ struct scheduler *scheduler_new(const struct rmx_config *cfg,
     struct offload *off, struct queue_committer *qc);
 void scheduler_free(struct scheduler *s);
 /* Take env (heap, ownership passes) of a message queued in shard. */
-void scheduler_add(struct scheduler *s, struct queue_shard *shard,
-    struct qenvelope *env);
+void scheduler_add(
+    struct scheduler *s, struct queue_shard *shard, struct qenvelope *env);
 /* Start attempts that are due at wall-clock time now. */
 void scheduler_pump(struct scheduler *s, int64_t now);
 /* An offload job of this scheduler finished. */

@@ -16,10 +16,10 @@
 enum {
 	ST_BOL = 0, /* at the start of a line (also the very first byte) */
 	ST_TEXT,    /* inside a line */
-	ST_CR,	    /* saw CR, the next byte must be LF */
-	ST_DOT,	    /* DATA: saw "." at the start of a line */
+	ST_CR,      /* saw CR, the next byte must be LF */
+	ST_DOT,     /* DATA: saw "." at the start of a line */
 	ST_DOT_CR,  /* DATA: saw ".CR" at the start of a line */
-	ST_END,	    /* DATA done, or smtp_bdat_last() called */
+	ST_END,     /* DATA done, or smtp_bdat_last() called */
 	ST_BARE,    /* a bare CR or LF was seen: nothing more is accepted */
 };
 
@@ -150,8 +150,8 @@ emit(struct smtp_data_rx *rx, struct buf *out, const uint8_t *p, size_t n)
  * holds a CR whose LF has not been seen.
  */
 static enum smtp_data_status
-rx_feed(struct smtp_data_rx *rx, const uint8_t *in, size_t len,
-    struct buf *out, size_t *consumed, bool dot)
+rx_feed(struct smtp_data_rx *rx, const uint8_t *in, size_t len, struct buf *out,
+    size_t *consumed, bool dot)
 {
 	static const uint8_t cr_byte = '\r';
 	size_t i = 0, run = 0;
@@ -182,7 +182,8 @@ rx_feed(struct smtp_data_rx *rx, const uint8_t *in, size_t len,
 				run = ++i;
 				rx->state = ST_DOT_CR;
 			} else {
-				/* the dot is dropped; LF is caught in ST_TEXT */
+				/* the dot is dropped; LF is caught in ST_TEXT
+				 */
 				rx->state = ST_TEXT;
 			}
 			break;
@@ -252,8 +253,8 @@ smtp_data_feed(struct smtp_data_rx *rx, const uint8_t *in, size_t len,
 
 /* smtp_bdat_feed - BDAT mode: consume (part of) a chunk */
 enum smtp_data_status
-smtp_bdat_feed(struct smtp_data_rx *rx, const uint8_t *in, size_t len,
-    struct buf *out)
+smtp_bdat_feed(
+    struct smtp_data_rx *rx, const uint8_t *in, size_t len, struct buf *out)
 {
 	size_t consumed;
 

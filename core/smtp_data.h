@@ -30,26 +30,26 @@
 
 /* 0 in any field means "no limit". */
 struct smtp_data_limits {
-	size_t line_max;     /* text line incl. CRLF, default 1000 */
-	size_t header_max;   /* header section octets, default 1 MiB */
-	uint64_t size_max;   /* message octets as stored, default 50 MiB */
-	unsigned hops_max;   /* Received: headers, default 100 */
+	size_t line_max;   /* text line incl. CRLF, default 1000 */
+	size_t header_max; /* header section octets, default 1 MiB */
+	uint64_t size_max; /* message octets as stored, default 50 MiB */
+	unsigned hops_max; /* Received: headers, default 100 */
 };
 
 enum smtp_data_status {
-	SMTP_DATA_MORE = 0,  /* all input consumed, need more */
-	SMTP_DATA_END,	     /* DATA: final "." line consumed */
-	SMTP_DATA_BARE_EOL,  /* bare CR or LF seen: fatal, close */
+	SMTP_DATA_MORE = 0, /* all input consumed, need more */
+	SMTP_DATA_END,      /* DATA: final "." line consumed */
+	SMTP_DATA_BARE_EOL, /* bare CR or LF seen: fatal, close */
 };
 
 /* Sticky content errors, reported once at the end. */
 enum smtp_data_error {
 	SMTP_DATA_OK = 0,
-	SMTP_DATA_ERR_TOO_BIG,	   /* 552 5.3.4 */
-	SMTP_DATA_ERR_LINE_LONG,   /* 500 5.5.2 */
-	SMTP_DATA_ERR_HEADER_BIG,  /* 552 5.3.4 header too big */
-	SMTP_DATA_ERR_LOOP,	   /* 554 5.4.6 too many Received: */
-	SMTP_DATA_ERR_NOMEM,	   /* 452 4.3.1 */
+	SMTP_DATA_ERR_TOO_BIG,    /* 552 5.3.4 */
+	SMTP_DATA_ERR_LINE_LONG,  /* 500 5.5.2 */
+	SMTP_DATA_ERR_HEADER_BIG, /* 552 5.3.4 header too big */
+	SMTP_DATA_ERR_LOOP,       /* 554 5.4.6 too many Received: */
+	SMTP_DATA_ERR_NOMEM,      /* 452 4.3.1 */
 };
 
 struct smtp_data_rx {
@@ -65,7 +65,7 @@ struct smtp_data_rx {
 	size_t line_len;
 	size_t header_bytes;
 	unsigned received;
-	uint64_t size;	   /* octets as stored (after unstuffing) */
+	uint64_t size;     /* octets as stored (after unstuffing) */
 	char hdr_name[16]; /* unused, see above */
 	size_t hdr_name_len;
 	enum smtp_data_error error;
@@ -84,8 +84,8 @@ void smtp_data_init(struct smtp_data_rx *rx, const struct smtp_data_limits *l);
  * Once END or BARE_EOL was returned, later calls return it again with
  * *consumed = 0. The empty message is ".CRLF" right after DATA.
  */
-enum smtp_data_status smtp_data_feed(struct smtp_data_rx *rx,
-    const uint8_t *in, size_t len, struct buf *out, size_t *consumed);
+enum smtp_data_status smtp_data_feed(struct smtp_data_rx *rx, const uint8_t *in,
+    size_t len, struct buf *out, size_t *consumed);
 
 /*
  * smtp_bdat_feed - BDAT mode: in is (part of) a chunk's content, all of
@@ -95,8 +95,8 @@ enum smtp_data_status smtp_data_feed(struct smtp_data_rx *rx,
  * line end was seen before), else SMTP_DATA_END (message complete); a
  * final line without CRLF is fine.
  */
-enum smtp_data_status smtp_bdat_feed(struct smtp_data_rx *rx,
-    const uint8_t *in, size_t len, struct buf *out);
+enum smtp_data_status smtp_bdat_feed(
+    struct smtp_data_rx *rx, const uint8_t *in, size_t len, struct buf *out);
 enum smtp_data_status smtp_bdat_last(struct smtp_data_rx *rx);
 
 /* The reply for a recorded error (NULL when rx->error == SMTP_DATA_OK). */

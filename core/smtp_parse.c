@@ -218,18 +218,18 @@ smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd)
 /* Why a path was refused; mapped to a 5.1.3 (RCPT) or 5.1.7 (MAIL) reply. */
 enum perr {
 	PE_OK = 0,
-	PE_SYNTAX,	 /* anything not covered below */
+	PE_SYNTAX,       /* anything not covered below */
 	PE_NOT_ENCLOSED, /* does not start with '<' */
 	PE_UNTERMINATED, /* input ended before the closing '>' */
-	PE_CONTROL,	 /* octet < 0x20 or 0x7f */
-	PE_NEED_UTF8,	 /* octet >= 0x80 without SMTPUTF8 */
-	PE_BAD_UTF8,	 /* malformed or misplaced UTF-8 */
-	PE_DOTS,	 /* leading, trailing or double dot in the local part */
-	PE_DOMAIN,	 /* bad domain syntax */
-	PE_LABEL_LONG,	 /* domain label over 63 characters */
-	PE_LITERAL,	 /* bad address literal */
-	PE_ROUTE,	 /* bad source route */
-	PE_NO_DOMAIN,	 /* no "@domain" (other than RCPT <Postmaster>) */
+	PE_CONTROL,      /* octet < 0x20 or 0x7f */
+	PE_NEED_UTF8,    /* octet >= 0x80 without SMTPUTF8 */
+	PE_BAD_UTF8,     /* malformed or misplaced UTF-8 */
+	PE_DOTS,         /* leading, trailing or double dot in the local part */
+	PE_DOMAIN,       /* bad domain syntax */
+	PE_LABEL_LONG,   /* domain label over 63 characters */
+	PE_LITERAL,      /* bad address literal */
+	PE_ROUTE,        /* bad source route */
+	PE_NO_DOMAIN,    /* no "@domain" (other than RCPT <Postmaster>) */
 	PE_LOCAL_LONG,
 	PE_DOMAIN_LONG,
 	PE_PATH_LONG,
@@ -735,15 +735,13 @@ static const struct smtp_reply r_bad_body = {501, "5.5.4", "Bad BODY value"};
 static const struct smtp_reply r_smtputf8_value = {
     501, "5.5.4", "SMTPUTF8 takes no value"};
 static const struct smtp_reply r_bad_ret = {501, "5.5.4", "Bad RET value"};
-static const struct smtp_reply r_bad_envid = {
-    501, "5.5.4", "Bad ENVID value"};
+static const struct smtp_reply r_bad_envid = {501, "5.5.4", "Bad ENVID value"};
 static const struct smtp_reply r_bad_auth = {501, "5.5.4", "Bad AUTH value"};
 static const struct smtp_reply r_bad_notify = {
     501, "5.5.4", "Bad NOTIFY value"};
 static const struct smtp_reply r_notify_never = {
     501, "5.5.4", "NOTIFY=NEVER cannot be combined with other values"};
-static const struct smtp_reply r_bad_orcpt = {
-    501, "5.5.4", "Bad ORCPT value"};
+static const struct smtp_reply r_bad_orcpt = {501, "5.5.4", "Bad ORCPT value"};
 
 /* One "keyword[=value]" token. */
 struct param {

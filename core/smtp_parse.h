@@ -53,14 +53,14 @@ struct smtp_cmd {
 const struct smtp_reply *smtp_cmd_parse(
     const char *line, size_t len, struct smtp_cmd *cmd);
 
-#define SMTP_LOCAL_MAX	64  /* RFC 5321 4.5.3.1.1, octets, as received */
+#define SMTP_LOCAL_MAX  64  /* RFC 5321 4.5.3.1.1, octets, as received */
 #define SMTP_DOMAIN_MAX 255 /* RFC 5321 4.5.3.1.2 */
-#define SMTP_PATH_MAX	256 /* RFC 5321 4.5.3.1.3, incl. brackets */
+#define SMTP_PATH_MAX   256 /* RFC 5321 4.5.3.1.3, incl. brackets */
 
 struct smtp_path {
-	bool null;	 /* "<>" (only valid as a reverse-path) */
+	bool null;       /* "<>" (only valid as a reverse-path) */
 	bool postmaster; /* "<Postmaster>" without a domain (RCPT only) */
-	bool utf8;	 /* the address contains non-ASCII octets */
+	bool utf8;       /* the address contains non-ASCII octets */
 	/* Local part exactly as received (quoted strings keep their quotes
 	 * and backslashes), NUL-terminated. */
 	char local[SMTP_LOCAL_MAX * 2 + 1];
@@ -104,12 +104,12 @@ enum smtp_ret { SMTP_RET_UNSET = 0, SMTP_RET_FULL, SMTP_RET_HDRS };
 
 struct smtp_mail_params {
 	bool size_set;
-	uint64_t size;	     /* SIZE=, declared message size */
-	enum smtp_body body; /* BODY=7BIT|8BITMIME|BINARYMIME */
-	bool smtputf8;	     /* SMTPUTF8 keyword */
-	enum smtp_ret ret;   /* RET=FULL|HDRS */
+	uint64_t size;                  /* SIZE=, declared message size */
+	enum smtp_body body;            /* BODY=7BIT|8BITMIME|BINARYMIME */
+	bool smtputf8;                  /* SMTPUTF8 keyword */
+	enum smtp_ret ret;              /* RET=FULL|HDRS */
 	char envid[SMTP_ENVID_MAX + 1]; /* ENVID= xtext-DECODED, "" if unset */
-	char auth[SMTP_PATH_MAX + 1];	/* AUTH= xtext-decoded, "" if unset */
+	char auth[SMTP_PATH_MAX + 1];   /* AUTH= xtext-decoded, "" if unset */
 };
 
 #define SMTP_NOTIFY_NEVER   0x01
@@ -125,16 +125,16 @@ struct smtp_rcpt_params {
 };
 
 /* Extensions the session advertised (parameters of others are refused). */
-#define SMTP_EXT_SIZE	    0x01
-#define SMTP_EXT_8BITMIME   0x02
-#define SMTP_EXT_SMTPUTF8   0x04
-#define SMTP_EXT_DSN	    0x08
+#define SMTP_EXT_SIZE     0x01
+#define SMTP_EXT_8BITMIME 0x02
+#define SMTP_EXT_SMTPUTF8 0x04
+#define SMTP_EXT_DSN      0x08
 /* CHUNKING does NOT allow BODY=BINARYMIME: ringmx never advertises
  * BINARYMIME (its BDAT machine requires CRLF lines), so BODY=BINARYMIME
  * is always "555 5.5.4". */
-#define SMTP_EXT_CHUNKING   0x10
-#define SMTP_EXT_AUTH	    0x20 /* allows AUTH= on MAIL */
-#define SMTP_EXT_ALL	    0x3f
+#define SMTP_EXT_CHUNKING 0x10
+#define SMTP_EXT_AUTH     0x20 /* allows AUTH= on MAIL */
+#define SMTP_EXT_ALL      0x3f
 
 /*
  * smtp_mail_parse - parse the argument of MAIL FROM: (reverse-path and

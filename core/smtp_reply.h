@@ -8,7 +8,7 @@
 #define RINGMX_SMTP_REPLY_H
 
 struct smtp_reply {
-	int code;	  /* 3-digit reply code, e.g. 501 */
+	int code;         /* 3-digit reply code, e.g. 501 */
 	const char *enh;  /* RFC 3463 enhanced status, e.g. "5.5.4" */
 	const char *text; /* human text, no CRLF */
 };

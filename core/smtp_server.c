@@ -38,9 +38,8 @@
 static const char *const ehlo_keywords[] = {"PIPELINING", "8BITMIME",
     "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "DSN"};
 
-static void
-reply(struct smtp_session *s, int code, const char *enh, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+static void reply(struct smtp_session *s, int code, const char *enh,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 reply(struct smtp_session *s, int code, const char *enh, const char *fmt, ...)
@@ -55,8 +54,7 @@ reply(struct smtp_session *s, int code, const char *enh, const char *fmt, ...)
 }
 
 static void
-close_with(struct smtp_session *s, int code, const char *enh,
-    const char *text)
+close_with(struct smtp_session *s, int code, const char *enh, const char *text)
 {
 	reply(s, code, enh, "%s", text);
 	s->state = SMTP_S_CLOSED;
@@ -65,15 +63,15 @@ close_with(struct smtp_session *s, int code, const char *enh,
 
 /* An error reply to a command: counts towards errors_max. */
 static void
-reply_err(struct smtp_session *s, const struct smtp_reply *r,
-    const char *what)
+reply_err(struct smtp_session *s, const struct smtp_reply *r, const char *what)
 {
 	char q[128];
 
 	reply(s, r->code, r->enh, "%s", r->text);
-	log_event(LOG_INFO, "reject", "conn=%llu ip=%s cmd=%s code=%d "
-	    "status=%s reason=%s", (unsigned long long)s->conn_id,
-	    s->client_ip, what, r->code, r->enh,
+	log_event(LOG_INFO, "reject",
+	    "conn=%llu ip=%s cmd=%s code=%d "
+	    "status=%s reason=%s",
+	    (unsigned long long)s->conn_id, s->client_ip, what, r->code, r->enh,
 	    log_quote(r->text, q, sizeof(q)));
 	if (++s->nerrors > s->ctx->cfg->limits.errors_max &&
 	    s->state != SMTP_S_CLOSED)
@@ -81,8 +79,8 @@ reply_err(struct smtp_session *s, const struct smtp_reply *r,
 }
 
 static void
-reply_errf(struct smtp_session *s, int code, const char *enh,
-    const char *text, const char *what)
+reply_errf(struct smtp_session *s, int code, const char *enh, const char *text,
+    const char *what)
 {
 	const struct smtp_reply r = {code, enh, text};
 	reply_err(s, &r, what);
@@ -150,8 +148,8 @@ smtp_session_greet(struct smtp_session *s)
 void
 smtp_session_refuse(struct smtp_session *s, const char *enh, const char *text)
 {
-	buf_printf(&s->out, "421 %s %s %s\r\n", enh, s->ctx->cfg->hostname,
-	    text);
+	buf_printf(
+	    &s->out, "421 %s %s %s\r\n", enh, s->ctx->cfg->hostname, text);
 	s->state = SMTP_S_CLOSED;
 	s->close_after_flush = true;
 }
@@ -159,9 +157,11 @@ smtp_session_refuse(struct smtp_session *s, const char *enh, const char *text)
 static void
 fatal_bare(struct smtp_session *s, bool lf, const char *where)
 {
-	log_event(LOG_NOTICE, "reject", "conn=%llu ip=%s reason=bare_%s "
-	    "where=%s action=disconnect", (unsigned long long)s->conn_id,
-	    s->client_ip, lf ? "lf" : "cr", where);
+	log_event(LOG_NOTICE, "reject",
+	    "conn=%llu ip=%s reason=bare_%s "
+	    "where=%s action=disconnect",
+	    (unsigned long long)s->conn_id, s->client_ip, lf ? "lf" : "cr",
+	    where);
 	close_with(s, 550, "5.5.2",
 	    lf ? "Error: bare <LF> received" : "Error: bare <CR> received");
 }
@@ -187,10 +187,9 @@ cmd_helo(struct smtp_session *s, const struct smtp_cmd *c, bool ehlo)
 		n = sizeof(s->helo) - 1;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)c->arg[i];
-		s->helo[i] = (ch > 0x20 && ch < 0x7f && ch != '(' &&
-				 ch != ')')
-		    ? (char)ch
-		    : '?';
+		s->helo[i] = (ch > 0x20 && ch < 0x7f && ch != '(' && ch != ')')
+				 ? (char)ch
+				 : '?';
 	}
 	s->helo[n] = '\0';
 	reset_transaction(s);
@@ -201,10 +200,10 @@ cmd_helo(struct smtp_session *s, const struct smtp_cmd *c, bool ehlo)
 		return;
 	}
 	buf_printf(&s->out, "250-%s\r\n", s->ctx->cfg->hostname);
-	buf_printf(&s->out, "250-SIZE %llu\r\n",
-	    (unsigned long long)lim->message_max);
+	buf_printf(
+	    &s->out, "250-SIZE %llu\r\n", (unsigned long long)lim->message_max);
 	for (size_t i = 0; i < sizeof(ehlo_keywords) / sizeof(*ehlo_keywords);
-	    i++)
+	     i++)
 		buf_printf(&s->out, "250%c%s\r\n",
 		    i + 1 < sizeof(ehlo_keywords) / sizeof(*ehlo_keywords)
 			? '-'
@@ -218,7 +217,7 @@ session_ext(const struct smtp_session *s)
 	if (!s->esmtp)
 		return 0;
 	return SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8 |
-	    SMTP_EXT_DSN | SMTP_EXT_CHUNKING;
+	       SMTP_EXT_DSN | SMTP_EXT_CHUNKING;
 }
 
 static void
@@ -228,13 +227,13 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 	char q[SMTP_PATH_MAX * 4 + 3];
 
 	if (!s->greeted) {
-		reply_errf(s, 503, "5.5.1", "Error: send HELO/EHLO first",
-		    "MAIL");
+		reply_errf(
+		    s, 503, "5.5.1", "Error: send HELO/EHLO first", "MAIL");
 		return;
 	}
 	if (s->has_mail) {
-		reply_errf(s, 503, "5.5.1", "Error: nested MAIL command",
-		    "MAIL");
+		reply_errf(
+		    s, 503, "5.5.1", "Error: nested MAIL command", "MAIL");
 		return;
 	}
 	if (s->ctx->stopping) {
@@ -245,8 +244,8 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 		reply_errf(s, 500, "5.5.2", "Error: line too long", "MAIL");
 		return;
 	}
-	r = smtp_mail_parse(c->arg, c->arg_len, session_ext(s), &s->sender,
-	    &s->mp);
+	r = smtp_mail_parse(
+	    c->arg, c->arg_len, session_ext(s), &s->sender, &s->mp);
 	if (r != NULL) {
 		reply_err(s, r, "MAIL");
 		return;
@@ -293,15 +292,15 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 		reply_errf(s, 500, "5.5.2", "Error: line too long", "RCPT");
 		return;
 	}
-	r = smtp_rcpt_parse(c->arg, c->arg_len, session_ext(s),
-	    s->mp.smtputf8, &path, &rp);
+	r = smtp_rcpt_parse(
+	    c->arg, c->arg_len, session_ext(s), s->mp.smtputf8, &path, &rp);
 	if (r != NULL) {
 		reply_err(s, r, "RCPT");
 		return;
 	}
 	if (s->nrcpt >= s->ctx->cfg->limits.rcpt_max) {
-		reply_errf(s, 452, "4.5.3", "Error: too many recipients",
-		    "RCPT");
+		reply_errf(
+		    s, 452, "4.5.3", "Error: too many recipients", "RCPT");
 		return;
 	}
 	if (!rcpt_is_local(s, &path)) {
@@ -337,8 +336,8 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 	if (nr->addr == NULL || (rp.orcpt[0] && nr->orcpt == NULL)) {
 		free(nr->addr);
 		free(nr->orcpt);
-		reply_errf(s, 452, "4.3.1", "Insufficient system resources",
-		    "RCPT");
+		reply_errf(
+		    s, 452, "4.3.1", "Insufficient system resources", "RCPT");
 		return;
 	}
 	s->nrcpt++;
@@ -443,8 +442,8 @@ cmd_data(struct smtp_session *s, const struct smtp_cmd *c)
 		return;
 	}
 	if (s->nrcpt == 0) {
-		reply_errf(s, 554, "5.5.1", "Error: no valid recipients",
-		    "DATA");
+		reply_errf(
+		    s, 554, "5.5.1", "Error: no valid recipients", "DATA");
 		return;
 	}
 	s->used_data = true;
@@ -492,17 +491,14 @@ cmd_bdat(struct smtp_session *s, const struct smtp_cmd *c)
 {
 	uint64_t size;
 	bool last;
-	static const struct smtp_reply need_mail = {503, "5.5.1",
-	    "Error: need MAIL command"},
-				       need_rcpt = {554, "5.5.1",
-					   "Error: no valid recipients"},
-				       after_data = {503, "5.5.1",
-					   "Error: BDAT not allowed after DATA"},
-				       too_big = {552, "5.3.4",
-					   "Message size exceeds fixed "
-					   "maximum message size"},
-				       stopping = {421, "4.3.2",
-					   "Service shutting down"};
+	static const struct smtp_reply
+	    need_mail = {503, "5.5.1", "Error: need MAIL command"},
+	    need_rcpt = {554, "5.5.1", "Error: no valid recipients"},
+	    after_data = {503, "5.5.1", "Error: BDAT not allowed after DATA"},
+	    too_big = {552, "5.3.4",
+		"Message size exceeds fixed "
+		"maximum message size"},
+	    stopping = {421, "4.3.2", "Service shutting down"};
 
 	if (parse_bdat(c->arg, c->arg_len, &size, &last) < 0) {
 		/* Without a valid count the chunk cannot be skipped:
@@ -518,7 +514,7 @@ cmd_bdat(struct smtp_session *s, const struct smtp_cmd *c)
 	else if (s->used_data)
 		s->bdat_err = &after_data;
 	else if ((s->used_bdat ? s->rx.size : 0) + size >
-	    s->ctx->cfg->limits.message_max)
+		 s->ctx->cfg->limits.message_max)
 		s->bdat_err = &too_big;
 	if (s->bdat_err == NULL && !s->used_bdat) {
 		s->used_bdat = true;
@@ -579,8 +575,8 @@ cmd_simple(struct smtp_session *s, const struct smtp_cmd *c)
 		return;
 	case SMTP_VERB_VRFY:
 		if (c->arg_len == 0) {
-			reply_errf(s, 501, "5.5.4", "Syntax: VRFY address",
-			    "VRFY");
+			reply_errf(
+			    s, 501, "5.5.4", "Syntax: VRFY address", "VRFY");
 			return;
 		}
 		reply(s, 252, "2.5.2",
@@ -588,8 +584,8 @@ cmd_simple(struct smtp_session *s, const struct smtp_cmd *c)
 		    "delivery");
 		return;
 	case SMTP_VERB_EXPN:
-		reply_errf(s, 502, "5.5.1", "Error: EXPN not supported",
-		    "EXPN");
+		reply_errf(
+		    s, 502, "5.5.1", "Error: EXPN not supported", "EXPN");
 		return;
 	case SMTP_VERB_HELP:
 		reply(s, 214, "2.0.0",
@@ -783,9 +779,9 @@ smtp_session_input(struct smtp_session *s, const uint8_t *in, size_t len)
 void
 smtp_session_eof(struct smtp_session *s)
 {
-	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT ||
-	    s->has_mail)
-		log_event(LOG_INFO, "abort", "conn=%llu ip=%s "
+	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT || s->has_mail)
+		log_event(LOG_INFO, "abort",
+		    "conn=%llu ip=%s "
 		    "reason=disconnect_in_transaction",
 		    (unsigned long long)s->conn_id, s->client_ip);
 	s->state = SMTP_S_CLOSED;
@@ -802,11 +798,12 @@ smtp_session_commit_done(struct smtp_session *s)
 	s->op_inflight = false;
 	qid_format(s->qid, id);
 	if (s->op.result == QUEUE_OK) {
-		log_event(LOG_INFO, "queued", "id=%s conn=%llu ip=%s from=<%s> "
-		    "nrcpt=%u size=%zu worker=%u", id,
-		    (unsigned long long)s->conn_id, s->client_ip,
-		    log_quote(s->sender.addr, q, sizeof(q)),
-		    (unsigned)s->nrcpt, s->body.len, s->ctx->worker);
+		log_event(LOG_INFO, "queued",
+		    "id=%s conn=%llu ip=%s from=<%s> "
+		    "nrcpt=%u size=%zu worker=%u",
+		    id, (unsigned long long)s->conn_id, s->client_ip,
+		    log_quote(s->sender.addr, q, sizeof(q)), (unsigned)s->nrcpt,
+		    s->body.len, s->ctx->worker);
 		copy = calloc(1, sizeof(*copy));
 		if (copy != NULL && qenvelope_copy(copy, &s->env) != 0) {
 			free(copy);
@@ -815,8 +812,8 @@ smtp_session_commit_done(struct smtp_session *s)
 		if (!closed)
 			reply(s, 250, "2.0.0", "Ok: queued as %s", id);
 	} else {
-		log_event(LOG_ERR, "queue_failed", "id=%s conn=%llu err=%d",
-		    id, (unsigned long long)s->conn_id, s->op.result);
+		log_event(LOG_ERR, "queue_failed", "id=%s conn=%llu err=%d", id,
+		    (unsigned long long)s->conn_id, s->op.result);
 		if (!closed)
 			reply_errf(s, 452, "4.3.1",
 			    "Insufficient system storage", "DATA");
@@ -844,7 +841,7 @@ bool
 smtp_session_idle(const struct smtp_session *s)
 {
 	return (s->state == SMTP_S_COMMAND || s->state == SMTP_S_SKIPLINE) &&
-	    !s->has_mail;
+	       !s->has_mail;
 }
 
 /* smtp_session_stop - graceful shutdown of an idle session */

@@ -33,28 +33,28 @@ struct smtp_server_ctx {
 	void (*submit)(void *arg, struct qop *op);
 	void *submit_arg;
 	unsigned worker; /* for logs */
-	bool stopping;	 /* server shutting down: no new transactions */
+	bool stopping;   /* server shutting down: no new transactions */
 };
 
 enum smtp_state {
 	SMTP_S_COMMAND = 0, /* reading command lines */
 	SMTP_S_SKIPLINE,    /* discarding the rest of an over-long line */
-	SMTP_S_DATA,	    /* reading DATA content */
-	SMTP_S_BDAT,	    /* reading a BDAT chunk */
-	SMTP_S_COMMIT,	    /* waiting for the durable commit */
-	SMTP_S_CLOSED,	    /* reply sent, connection to be closed */
+	SMTP_S_DATA,        /* reading DATA content */
+	SMTP_S_BDAT,        /* reading a BDAT chunk */
+	SMTP_S_COMMIT,      /* waiting for the durable commit */
+	SMTP_S_CLOSED,      /* reply sent, connection to be closed */
 };
 
 struct smtp_session {
 	struct smtp_server_ctx *ctx;
-	struct buf out;		/* replies waiting to be sent */
+	struct buf out;         /* replies waiting to be sent */
 	bool close_after_flush; /* close once out is sent */
 	enum smtp_state state;
 	uint64_t conn_id;
 	char client_ip[48];
 	char helo[256];
-	bool greeted;	/* HELO/EHLO seen */
-	bool esmtp;	/* EHLO (not HELO) */
+	bool greeted; /* HELO/EHLO seen */
+	bool esmtp;   /* EHLO (not HELO) */
 	unsigned ncmds, nerrors;
 
 	/* transaction */
@@ -81,16 +81,16 @@ void smtp_session_free(struct smtp_session *s);
 /* Queue the 220 greeting. */
 void smtp_session_greet(struct smtp_session *s);
 /* Refuse the connection with a 421 (code/enh/text) and close. */
-void smtp_session_refuse(struct smtp_session *s, const char *enh,
-    const char *text);
+void smtp_session_refuse(
+    struct smtp_session *s, const char *enh, const char *text);
 /*
  * smtp_session_input - process bytes; returns how many were consumed.
  * Stops early (consumed < len) when the session pauses for a commit or
  * closes; the worker keeps the rest and feeds it again after
  * smtp_session_commit_done.
  */
-size_t smtp_session_input(struct smtp_session *s, const uint8_t *in,
-    size_t len);
+size_t smtp_session_input(
+    struct smtp_session *s, const uint8_t *in, size_t len);
 /* The peer closed or the connection failed (for logs). */
 void smtp_session_eof(struct smtp_session *s);
 /*

@@ -37,9 +37,9 @@
 
 #define RING_ENTRIES   1024
 #define CQ_ENTRIES     16384
-#define NBUFS	       1024 /* provided buffers per worker */
-#define BUFSZ	       8192
-#define BGID	       0
+#define NBUFS          1024 /* provided buffers per worker */
+#define BUFSZ          8192
+#define BGID           0
 #define PAUSE_INPUT_AT (1024 * 1024) /* stop reading a paused session */
 
 enum op {
@@ -58,7 +58,7 @@ struct conn {
 	unsigned inflight; /* requests referring to this conn */
 	bool recv_armed, recv_paused, send_inflight, shut;
 	int64_t started; /* monotonic seconds */
-	struct buf in;	 /* received, not yet consumed by the session */
+	struct buf in;   /* received, not yet consumed by the session */
 	struct buf sending;
 	size_t sent;
 	struct timer_entry timer;
@@ -102,8 +102,7 @@ struct worker {
 static inline uint64_t
 mkud(enum op op, uint32_t gen, uint32_t slot)
 {
-	return ((uint64_t)op << 56) | ((uint64_t)(gen & 0xffffff) << 32) |
-	    slot;
+	return ((uint64_t)op << 56) | ((uint64_t)(gen & 0xffffff) << 32) | slot;
 }
 
 static struct io_uring_sqe *
@@ -342,8 +341,8 @@ static void
 conn_arm_timer(struct worker *w, struct conn *c)
 {
 	unsigned secs = smtp_session_timeout_secs(&c->sess);
-	int64_t left = c->started +
-	    (int64_t)w->p.cfg->limits.timeout_session - w->tw.now;
+	int64_t left =
+	    c->started + (int64_t)w->p.cfg->limits.timeout_session - w->tw.now;
 
 	if (c->shut)
 		return;
@@ -374,7 +373,7 @@ conn_process(struct worker *w, struct conn *c)
 	if (c->in.len > PAUSE_INPUT_AT)
 		pause_recv(w, c);
 	else if (c->recv_paused && !c->recv_armed &&
-	    c->sess.state != SMTP_S_COMMIT) {
+		 c->sess.state != SMTP_S_COMMIT) {
 		c->recv_paused = false;
 		arm_recv(w, c);
 	}
@@ -411,8 +410,10 @@ on_accept(struct worker *w, unsigned li, int res, unsigned flags)
 		w->accept_armed[li] = false;
 	if (res < 0) {
 		if (res != -ECANCELED)
-			log_event(LOG_WARNING, "accept_error", "worker=%u "
-			    "err=%s", w->p.index, strerror(-res));
+			log_event(LOG_WARNING, "accept_error",
+			    "worker=%u "
+			    "err=%s",
+			    w->p.index, strerror(-res));
 		return;
 	}
 	if (w->stopping) {
@@ -424,7 +425,8 @@ on_accept(struct worker *w, unsigned li, int res, unsigned flags)
 		return;
 	}
 	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+		const struct sockaddr_in6 *s6 =
+		    (const struct sockaddr_in6 *)&ss;
 		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
 			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], ip,
 			    sizeof(ip));
@@ -447,10 +449,11 @@ on_accept(struct worker *w, unsigned li, int res, unsigned flags)
 	smtp_session_init(&c->sess, &w->sctx,
 	    ((uint64_t)w->p.index << 48) | w->next_conn_id, ip);
 	w->st_conns++;
-	if (!ip_limit_acquire(w->p.iplim, c->ipkey, lim->conn_per_ip,
-		lim->conn_max)) {
+	if (!ip_limit_acquire(
+		w->p.iplim, c->ipkey, lim->conn_per_ip, lim->conn_max)) {
 		w->st_refused++;
-		log_event(LOG_NOTICE, "reject", "conn=%llu ip=%s "
+		log_event(LOG_NOTICE, "reject",
+		    "conn=%llu ip=%s "
 		    "reason=too_many_connections code=421",
 		    (unsigned long long)c->sess.conn_id, ip);
 		smtp_session_refuse(&c->sess, "4.7.0",
@@ -478,8 +481,8 @@ on_recv(struct worker *w, struct conn *c, int res, unsigned flags)
 	if (res > 0) {
 		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
 		if (!c->shut)
-			conn_input(w, c, w->bufmem + (size_t)bid * BUFSZ,
-			    (size_t)res);
+			conn_input(
+			    w, c, w->bufmem + (size_t)bid * BUFSZ, (size_t)res);
 		return_buffer(w, bid);
 		if (!c->recv_armed && !c->recv_paused && !c->shut)
 			arm_recv(w, c);
@@ -542,8 +545,8 @@ arm_accept(struct worker *w, unsigned li)
 	if (w->accept_armed[li] || w->lfds[li] < 0)
 		return;
 	sqe = get_sqe(w);
-	io_uring_prep_multishot_accept(sqe, w->lfds[li], NULL, NULL,
-	    SOCK_CLOEXEC);
+	io_uring_prep_multishot_accept(
+	    sqe, w->lfds[li], NULL, NULL, SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, mkud(OP_ACCEPT, 0, li));
 	w->accept_armed[li] = true;
 }
@@ -571,8 +574,9 @@ on_notify(struct worker *w)
 			scheduler_commit_done(w->sched, op);
 		} else {
 			struct smtp_session *s = op->owner;
-			struct conn *c = (struct conn *)((char *)s -
-			    offsetof(struct conn, sess));
+			struct conn *c =
+			    (struct conn *)((char *)s -
+					    offsetof(struct conn, sess));
 			struct qenvelope *env = smtp_session_commit_done(s);
 			if (env != NULL)
 				scheduler_add(w->sched, op->shard, env);
@@ -616,8 +620,8 @@ handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
 		 * read wakes the poll again. */
 		if (read(w->efd, &w->efd_val, sizeof(w->efd_val)) < 0 &&
 		    errno != EAGAIN)
-			log_event(LOG_ERR, "eventfd_read", "err=%s",
-			    strerror(errno));
+			log_event(
+			    LOG_ERR, "eventfd_read", "err=%s", strerror(errno));
 		on_notify(w);
 		if (!(cqe->flags & IORING_CQE_F_MORE))
 			arm_notify(w);
@@ -633,8 +637,8 @@ static void
 on_timer(void *arg, struct timer_entry *e)
 {
 	struct worker *w = arg;
-	struct conn *c = (struct conn *)((char *)e -
-	    offsetof(struct conn, timer));
+	struct conn *c =
+	    (struct conn *)((char *)e - offsetof(struct conn, timer));
 
 	if (c->shut)
 		return;
@@ -660,15 +664,14 @@ begin_stop(struct worker *w)
 
 	w->stopping = true;
 	w->sctx.stopping = true;
-	w->stop_deadline = w->tw.now +
-	    (int64_t)w->p.cfg->limits.shutdown_grace;
+	w->stop_deadline = w->tw.now + (int64_t)w->p.cfg->limits.shutdown_grace;
 	for (size_t i = 0; i < w->p.cfg->nlisteners; i++) {
 		if (w->lfds[i] < 0)
 			continue;
 		if (w->accept_armed[i]) {
 			sqe = get_sqe(w);
-			io_uring_prep_cancel64(sqe, mkud(OP_ACCEPT, 0,
-			    (uint32_t)i), 0);
+			io_uring_prep_cancel64(
+			    sqe, mkud(OP_ACCEPT, 0, (uint32_t)i), 0);
 			io_uring_sqe_set_data64(sqe, mkud(OP_IGNORE, 0, 0));
 		}
 	}
@@ -716,13 +719,13 @@ setup_ring(struct worker *w)
 
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-	    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
+		  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
 	p.cq_entries = CQ_ENTRIES;
 	r = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &p);
 	if (r == -EINVAL) {
 		memset(&p, 0, sizeof(p));
 		p.flags = IORING_SETUP_COOP_TASKRUN |
-		    IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE;
+			  IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE;
 		p.cq_entries = CQ_ENTRIES;
 		r = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &p);
 	}
@@ -764,19 +767,19 @@ setup(struct worker *w)
 	int r;
 
 	if ((r = setup_ring(w)) < 0) {
-		snprintf(w->err, sizeof(w->err), "io_uring setup: %s",
-		    strerror(-r));
+		snprintf(
+		    w->err, sizeof(w->err), "io_uring setup: %s", strerror(-r));
 		return -1;
 	}
 	if ((r = setup_buffers(w)) < 0) {
-		snprintf(w->err, sizeof(w->err), "buffer ring: %s",
-		    strerror(-r));
+		snprintf(
+		    w->err, sizeof(w->err), "buffer ring: %s", strerror(-r));
 		return -1;
 	}
 	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->efd < 0) {
-		snprintf(w->err, sizeof(w->err), "eventfd: %s",
-		    strerror(errno));
+		snprintf(
+		    w->err, sizeof(w->err), "eventfd: %s", strerror(errno));
 		return -1;
 	}
 	w->qc = queue_committer_start(w->efd);
@@ -809,8 +812,8 @@ setup(struct worker *w)
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		w->lfds[i] = -1;
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
-		w->lfds[i] = listener_open(&cfg->listeners[i], w->err,
-		    sizeof(w->err));
+		w->lfds[i] =
+		    listener_open(&cfg->listeners[i], w->err, sizeof(w->err));
 		if (w->lfds[i] < 0)
 			return -1;
 		arm_accept(w, (unsigned)i);
@@ -832,12 +835,10 @@ loop(struct worker *w)
 		if (!w->stopping)
 			scheduler_pump(w->sched, (int64_t)time(NULL));
 		publish_buffers(w);
-		if (w->stopping && w->nconns == 0 &&
-		    !scheduler_busy(w->sched))
+		if (w->stopping && w->nconns == 0 && !scheduler_busy(w->sched))
 			break;
 		io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
-		io_uring_for_each_cqe(&w->ring, head, cqe)
-		{
+		io_uring_for_each_cqe(&w->ring, head, cqe) {
 			handle_cqe(w, cqe);
 			n++;
 		}

@@ -23,7 +23,7 @@ struct worker;
 struct worker_params {
 	unsigned index;
 	const struct rmx_config *cfg;
-	struct ip_limit *iplim; /* SHARED by all workers (lock-free) */
+	struct ip_limit *iplim;      /* SHARED by all workers (lock-free) */
 	struct queue_shard **shards; /* ownership passes to the worker;
 					shards[0] receives new mail */
 	size_t nshards;

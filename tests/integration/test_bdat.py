@@ -1,6 +1,6 @@
 """CHUNKING / BDAT (RFC 3030)."""
 
-from conftest import QID_RE, contains, lf, make_msg
+from conftest import QID_RE, contains, make_msg
 
 
 def bdat(chunk, last=False):
@@ -118,13 +118,3 @@ def test_bdat_too_big(make_ringmx):
     d.wait_mail("alice")
     assert d.mailbox("bob") == []
 
-
-def test_bdat_binarymime(ringmx):
-    msg = make_msg(body=bytes(range(1, 256)).replace(b"\r", b"").replace(
-        b"\n", b"") + b"\r\n")
-    with ringmx.session() as c:
-        c.ok("MAIL FROM:<sender@example.org> BODY=BINARYMIME")
-        c.ok("RCPT TO:<alice@localhost>")
-        c.send(bdat(msg, last=True))
-        c.expect(250, "2.0.0")
-    assert lf(msg) in lf(ringmx.wait_mail("alice")[0][1])

@@ -75,8 +75,9 @@ def test_check_bad_config(tmpdir_clean, lineno, line, key):
     assert p.returncode == 1, (p.returncode, p.stderr)
     assert f"{path}:{lineno}:" in p.stderr, p.stderr
     assert key in p.stderr, p.stderr
-    # "FILE:LINE: key: message"
-    err = [l for l in p.stderr.splitlines() if l.startswith(f"{path}:")]
+    # "FILE:LINE: key: message" (a "ringmx: " prefix is tolerated)
+    err = [l[l.index(f"{path}:"):] for l in p.stderr.splitlines()
+           if f"{path}:" in l]
     assert err and err[0].split(": ", 2)[1].endswith(key), p.stderr
 
 

@@ -85,7 +85,8 @@ def test_log_events(ringmx):
     ringmx.wait_mail("bob")
     assert ringmx.events("ready"), "no event=ready"
     assert [e for e in ringmx.events("queued") if e.get("id") == qid]
-    done = wait_for(lambda: {e.get("rcpt") for e in ringmx.events("delivered")
+    done = wait_for(lambda: {e.get("rcpt", "").strip("<>")
+                             for e in ringmx.events("delivered")
                              if e.get("id") == qid} >= {"alice@localhost",
                                                         "bob@localhost"},
                     10, "event=delivered for both recipients")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import HOSTNAME, make_msg
+from conftest import HOSTNAME, dot_stuff, make_msg
 
 
 def test_greeting(ringmx):
@@ -130,7 +130,10 @@ def test_unsafe_local_part(ringmx, local):
             assert r.code in (501, 550) and r.enh == "5.1.3", r
         else:
             c.expect(550, "5.1.3", r)
-        c.transaction()  # session survives
+        c.ok("RCPT TO:<alice@localhost>")  # session and transaction survive
+        c.ok("DATA", 354)
+        c.send(dot_stuff(make_msg()))
+        c.expect(250)
     ringmx.wait_mail("alice")
     names = {p.name for p in ringmx.maildir_root.iterdir()}
     assert names == {"alice"}, names
