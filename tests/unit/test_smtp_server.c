@@ -4,11 +4,12 @@
  * committer or a fake submit that the test completes by hand (so the
  * ordering "no 250 before the commit returned" is observable).
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -489,7 +490,7 @@ test_dsn_and_utf8(void **state)
 				    "NOTIFY=SUCCESS,FAILURE "
 				    "ORCPT=rfc822;z@localhost\r\n"),
 	    "250 2.1.5 Ok\r\n");
-	assert_string_equal(
+	assert_int_equal(
 	    TALK(f, "RCPT TO:<y@localhost> NOTIFY=BOGUS\r\n")[0], '5');
 	TALK(f, "DATA\r\nx\r\n.\r\n");
 	f->submitted->result = QUEUE_OK;
