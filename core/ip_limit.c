@@ -74,7 +74,7 @@ mix64(uint64_t x)
 uint64_t
 ip_limit_key(const struct sockaddr *sa)
 {
-	uint64_t a = 0, b = 0, k;
+	uint64_t a = 0, b = 0, k, fam = AF_INET;
 
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
@@ -89,9 +89,10 @@ ip_limit_key(const struct sockaddr *sa)
 			memcpy(&a, &s6->sin6_addr.s6_addr[0], 8);
 			memcpy(&b, &s6->sin6_addr.s6_addr[8], 8);
 			b = mix64(b ^ 0x9e3779b97f4a7c15ULL);
+			fam = AF_INET6;
 		}
 	}
-	k = mix64(a ^ b ^ ((uint64_t)sa->sa_family << 56)) & 0xffffffffffffULL;
+	k = mix64(a ^ b ^ (fam << 56)) & 0xffffffffffffULL;
 	return k == 0 ? 1 : k;
 }
 
