@@ -84,7 +84,9 @@ $(BS)/replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(SAN_OBJS) $(HDRS)
 	$(CC) $(SAN_CFLAGS) -Wno-missing-prototypes -o $@ $< \
 		tests/fuzz/replay_main.c $(SAN_OBJS) $(SAN_LDFLAGS) $(LIBS)
 
-run: deps $(B)/ringmx
+# Dependencies first, then a fresh make that sees them (pkg-config).
+run: deps
+	@$(MAKE) --no-print-directory $(B)/ringmx
 	exec ./$(B)/ringmx
 
 test: test-deps

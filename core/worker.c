@@ -491,7 +491,13 @@ on_recv(struct worker *w, struct conn *c, int res, unsigned flags)
 		publish_buffers(w);
 		arm_recv(w, c);
 	} else if (res == -ECANCELED && c->recv_paused) {
-		/* paused on purpose; re-armed when the session resumes */
+		/* Paused on purpose; if the session already resumed while
+		 * the cancel was in flight, read again now. */
+		if (c->sess.state != SMTP_S_COMMIT &&
+		    c->in.len <= PAUSE_INPUT_AT) {
+			c->recv_paused = false;
+			arm_recv(w, c);
+		}
 	} else if (res == 0 && !c->shut) {
 		/* The peer has sent everything (it may still read): answer
 		 * what it sent, including a pending commit, then close. */
