@@ -193,21 +193,20 @@ run_batch(struct queue_committer *qc, struct qop *batch, size_t n)
 			failures++;
 	atomic_fetch_add_explicit(&qc->st_batches, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&qc->st_ops, n, memory_order_relaxed);
-	atomic_fetch_add_explicit(&qc->st_failures, failures,
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &qc->st_failures, failures, memory_order_relaxed);
 	max = atomic_load_explicit(&qc->st_max_batch, memory_order_relaxed);
 	if (n > max)
-		atomic_store_explicit(&qc->st_max_batch, n,
-		    memory_order_relaxed);
+		atomic_store_explicit(
+		    &qc->st_max_batch, n, memory_order_relaxed);
 
 	/* Publish the batch as one segment: reversed, so that reap's final
 	 * reversal yields submission order; bottom is the first op. */
 	bottom = batch;
 	top = reverse(batch);
-	bottom->next =
-	    atomic_load_explicit(&qc->done, memory_order_relaxed);
-	while (!atomic_compare_exchange_weak_explicit(&qc->done,
-	    &bottom->next, top, memory_order_release, memory_order_relaxed))
+	bottom->next = atomic_load_explicit(&qc->done, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&qc->done, &bottom->next,
+	    top, memory_order_release, memory_order_relaxed))
 		;
 	/* From here on the ops belong to the loop thread again. */
 	write_one(qc->notify_fd);
@@ -259,20 +258,20 @@ committer_main(void *arg)
 	struct queue_committer *qc = arg;
 
 	for (;;) {
-		struct qop *list = atomic_exchange_explicit(&qc->submit, NULL,
-		    memory_order_acquire);
+		struct qop *list = atomic_exchange_explicit(
+		    &qc->submit, NULL, memory_order_acquire);
 
 		if (list == NULL) {
-			if (!atomic_load_explicit(&qc->stopping,
-				memory_order_acquire)) {
+			if (!atomic_load_explicit(
+				&qc->stopping, memory_order_acquire)) {
 				wait_wake(qc);
 				continue;
 			}
 			/* stop happened after the last submit (same thread,
 			 * release/acquire on stopping): one more take sees
 			 * everything submitted before it. */
-			list = atomic_exchange_explicit(&qc->submit, NULL,
-			    memory_order_acquire);
+			list = atomic_exchange_explicit(
+			    &qc->submit, NULL, memory_order_acquire);
 			if (list == NULL)
 				break;
 		}
@@ -346,8 +345,8 @@ queue_committer_submit(struct queue_committer *qc, struct qop *op)
 
 	do
 		op->next = old;
-	while (!atomic_compare_exchange_weak_explicit(&qc->submit, &old, op,
-	    memory_order_release, memory_order_relaxed));
+	while (!atomic_compare_exchange_weak_explicit(
+	    &qc->submit, &old, op, memory_order_release, memory_order_relaxed));
 	if (old == NULL)
 		write_one(qc->wake_fd); /* empty -> non-empty: wake it */
 }
@@ -365,8 +364,7 @@ queue_committer_reap(struct queue_committer *qc)
 
 /* queue_committer_stats - counters (relaxed reads) */
 void
-queue_committer_stats(struct queue_committer *qc,
-    struct queue_commit_stats *st)
+queue_committer_stats(struct queue_committer *qc, struct queue_commit_stats *st)
 {
 	st->batches =
 	    atomic_load_explicit(&qc->st_batches, memory_order_relaxed);

@@ -34,17 +34,17 @@ enum qop_kind { QOP_INSERT, QOP_UPDATE, QOP_DELETE };
  */
 struct qop {
 	enum qop_kind kind;
-	struct queue_shard *shard; /* target shard (worker may own several) */
+	struct queue_shard *shard;   /* target shard (worker may own several) */
 	const struct qenvelope *env; /* INSERT/UPDATE */
-	const void *body;	     /* INSERT */
+	const void *body;            /* INSERT */
 	size_t body_len;
-	qid_t id;		     /* DELETE */
-	int64_t old_next_attempt;    /* UPDATE/DELETE: schedule key to drop */
-	int result;		     /* set by committer: QUEUE_OK or error */
-	uint64_t batch;		     /* set by committer: batch sequence no. */
-	void *owner;		     /* for the submitter, untouched */
-	uint64_t owner_gen;	     /* for the submitter, untouched */
-	struct qop *next;	     /* list link, private */
+	qid_t id;                 /* DELETE */
+	int64_t old_next_attempt; /* UPDATE/DELETE: schedule key to drop */
+	int result;               /* set by committer: QUEUE_OK or error */
+	uint64_t batch;           /* set by committer: batch sequence no. */
+	void *owner;              /* for the submitter, untouched */
+	uint64_t owner_gen;       /* for the submitter, untouched */
+	struct qop *next;         /* list link, private */
 };
 
 struct queue_committer;
@@ -52,21 +52,25 @@ struct queue_committer;
 /* Start the committer thread; notify_fd is an eventfd written (value 1)
  * after each batch's ops are on the done list. NULL on failure. */
 struct queue_committer *queue_committer_start(int notify_fd);
-/* Stop after everything submitted so far is committed; joins. */
+/* Stop after everything submitted so far is committed; joins and frees
+ * qc. Ops not reaped before stop still get result/batch set (visible to
+ * the caller once stop returns) but no function returns them. */
 void queue_committer_stop(struct queue_committer *qc);
 /* Loop thread: hand over op (never blocks). */
 void queue_committer_submit(struct queue_committer *qc, struct qop *op);
-/* Loop thread: take all completed ops, in submission order. */
+/* Loop thread: take all completed ops, in submission order, as a list
+ * linked by ->next (valid until the op is submitted again); NULL if none.
+ * Read the eventfd first, then reap, so no completion is missed. */
 struct qop *queue_committer_reap(struct queue_committer *qc);
 
 /* Statistics (read with relaxed atomics, any thread). */
 struct queue_commit_stats {
-	uint64_t batches;
-	uint64_t ops;
-	uint64_t failures;
-	uint64_t max_batch;
+	uint64_t batches;   /* batches completed */
+	uint64_t ops;       /* ops completed */
+	uint64_t failures;  /* ops completed with result != QUEUE_OK */
+	uint64_t max_batch; /* most ops in one batch */
 };
-void queue_committer_stats(struct queue_committer *qc,
-    struct queue_commit_stats *st);
+void queue_committer_stats(
+    struct queue_committer *qc, struct queue_commit_stats *st);
 
 #endif

@@ -34,50 +34,50 @@
 
 /* Top-level tags (version 1). Never renumber or reuse one. */
 enum {
-	T_END = 0,	     /* empty, last */
-	T_ID = 1,	     /* u64 */
-	T_SENDER = 2,	     /* string ("" = null reverse-path) */
-	T_ENVID = 3,	     /* string, optional */
-	T_RET = 4,	     /* u8 */
-	T_BODY = 5,	     /* u8 */
-	T_SMTPUTF8 = 6,	     /* u8 0/1 */
-	T_HELD = 7,	     /* u8 0/1 */
-	T_RECEIVED = 8,	     /* i64 */
+	T_END = 0,           /* empty, last */
+	T_ID = 1,            /* u64 */
+	T_SENDER = 2,        /* string ("" = null reverse-path) */
+	T_ENVID = 3,         /* string, optional */
+	T_RET = 4,           /* u8 */
+	T_BODY = 5,          /* u8 */
+	T_SMTPUTF8 = 6,      /* u8 0/1 */
+	T_HELD = 7,          /* u8 0/1 */
+	T_RECEIVED = 8,      /* i64 */
 	T_NEXT_ATTEMPT = 9,  /* i64 */
 	T_ATTEMPTS = 10,     /* u32 */
-	T_SIZE = 11,	     /* u64 */
+	T_SIZE = 11,         /* u64 */
 	T_CLIENT_ADDR = 12,  /* string */
-	T_HELO = 13,	     /* string */
-	T_NRCPT = 14,	     /* u32 */
-	T_RCPT = 15,	     /* nested fields, repeated nrcpt times */
+	T_HELO = 13,         /* string */
+	T_NRCPT = 14,        /* u32 */
+	T_RCPT = 15,         /* nested fields, repeated nrcpt times */
 	T_MAX_KNOWN = T_RCPT /* tags above: skipped */
 };
 
 /* Tags inside one T_RCPT value (version 1). */
 enum {
-	R_ADDR = 1,	  /* string */
-	R_ORCPT = 2,	  /* string, optional */
-	R_NOTIFY = 3,	  /* u8 */
-	R_STATE = 4,	  /* u8 enum qrcpt_state */
-	R_ATTEMPTS = 5,	  /* u32 */
+	R_ADDR = 1,       /* string */
+	R_ORCPT = 2,      /* string, optional */
+	R_NOTIFY = 3,     /* u8 */
+	R_STATE = 4,      /* u8 enum qrcpt_state */
+	R_ATTEMPTS = 5,   /* u32 */
 	R_LAST_ERROR = 6, /* string, optional */
 	R_MAX_KNOWN = R_LAST_ERROR
 };
 
-#define REQ_TOP                                                          \
+#define REQ_TOP                                                             \
 	((1u << T_ID) | (1u << T_SENDER) | (1u << T_RET) | (1u << T_BODY) | \
 	    (1u << T_SMTPUTF8) | (1u << T_HELD) | (1u << T_RECEIVED) |      \
 	    (1u << T_NEXT_ATTEMPT) | (1u << T_ATTEMPTS) | (1u << T_SIZE) |  \
 	    (1u << T_CLIENT_ADDR) | (1u << T_HELO) | (1u << T_NRCPT))
-#define REQ_RCPT                                                          \
-	((1u << R_ADDR) | (1u << R_NOTIFY) | (1u << R_STATE) |             \
+#define REQ_RCPT                                               \
+	((1u << R_ADDR) | (1u << R_NOTIFY) | (1u << R_STATE) | \
 	    (1u << R_ATTEMPTS))
 
 /* Value ranges accepted for the small enums; they mirror smtp_parse.h
  * (enum smtp_ret, enum smtp_body, SMTP_NOTIFY_*) but are part of this
  * frozen format, so they are spelled out here. */
-#define QREC_RET_MAX	 2u    /* SMTP_RET_HDRS */
-#define QREC_BODY_MAX	 2u    /* SMTP_BODY_BINARYMIME */
+#define QREC_RET_MAX     2u    /* SMTP_RET_HDRS */
+#define QREC_BODY_MAX    2u    /* SMTP_BODY_BINARYMIME */
 #define QREC_NOTIFY_MASK 0x0fu /* NEVER|SUCCESS|FAILURE|DELAY */
 
 #define HDR_LEN 3u /* "RQ" + version */
@@ -105,7 +105,7 @@ static uint32_t
 get_u32le(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
+	       (uint32_t)p[3] << 24;
 }
 
 static uint64_t
@@ -186,8 +186,8 @@ qrec_encoded_size(const struct qenvelope *env)
 		add_size(&n, str_field_size(env->envid));
 	add_size(&n, 4 * (TLV_HDR + 1)); /* ret, body, smtputf8, held */
 	add_size(&n, 2 * (TLV_HDR + 8)); /* received, next_attempt */
-	add_size(&n, TLV_HDR + 4);	 /* attempts */
-	add_size(&n, TLV_HDR + 8);	 /* size */
+	add_size(&n, TLV_HDR + 4);       /* attempts */
+	add_size(&n, TLV_HDR + 8);       /* size */
 	add_size(&n, str_field_size(str_or_empty(env->client_addr)));
 	add_size(&n, str_field_size(str_or_empty(env->helo)));
 	add_size(&n, TLV_HDR + 4); /* nrcpt */

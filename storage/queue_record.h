@@ -40,28 +40,28 @@ enum qrcpt_state {
 };
 
 struct qrcpt {
-	char *addr;	  /* "local@domain" as received (heap) */
-	char *orcpt;	  /* DSN ORCPT "type;addr" or NULL */
-	uint8_t notify;	  /* SMTP_NOTIFY_* bits, 0 = unset */
-	uint8_t state;	  /* enum qrcpt_state */
+	char *addr;     /* "local@domain" as received (heap) */
+	char *orcpt;    /* DSN ORCPT "type;addr" or NULL */
+	uint8_t notify; /* SMTP_NOTIFY_* bits, 0 = unset */
+	uint8_t state;  /* enum qrcpt_state */
 	uint32_t attempts;
 	char *last_error; /* last delivery error text or NULL */
 };
 
 struct qenvelope {
 	qid_t id;
-	char *sender;	   /* "" for the null reverse-path (heap) */
-	char *envid;	   /* DSN ENVID or NULL */
-	uint8_t ret;	   /* enum smtp_ret */
-	uint8_t body;	   /* enum smtp_body */
-	uint8_t smtputf8;  /* 0/1 */
-	uint8_t held;	   /* 0/1: held by configuration or operator */
-	int64_t received;  /* unix time, seconds */
+	char *sender;         /* "" for the null reverse-path (heap) */
+	char *envid;          /* DSN ENVID or NULL */
+	uint8_t ret;          /* enum smtp_ret */
+	uint8_t body;         /* enum smtp_body */
+	uint8_t smtputf8;     /* 0/1 */
+	uint8_t held;         /* 0/1: held by configuration or operator */
+	int64_t received;     /* unix time, seconds */
 	int64_t next_attempt; /* unix time, seconds; 0 = now */
 	uint32_t attempts;
-	uint64_t size;	   /* body octets */
+	uint64_t size;     /* body octets */
 	char *client_addr; /* textual IP of the client (heap) */
-	char *helo;	   /* HELO/EHLO name (heap) */
+	char *helo;        /* HELO/EHLO name (heap) */
 	uint32_t nrcpt;
 	struct qrcpt *rcpts; /* array of nrcpt (heap) */
 };

@@ -37,10 +37,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define SCHEMA_MAJOR	 1u
-#define SCHEMA_MINOR	 0u
-#define SCHEMA_VERSION	 (SCHEMA_MAJOR << 16 | SCHEMA_MINOR)
-#define GEN_MASK	 0xffffffu /* generation bits in a qid */
+#define SCHEMA_MAJOR     1u
+#define SCHEMA_MINOR     0u
+#define SCHEMA_VERSION   (SCHEMA_MAJOR << 16 | SCHEMA_MINOR)
+#define GEN_MASK         0xffffffu /* generation bits in a qid */
 #define SCAN_RENEW_EVERY 1000u
 
 struct queue_shard {
@@ -49,7 +49,7 @@ struct queue_shard {
 	unsigned shard_no;
 	/* Loop thread only (queue_shard_new_id), set up by open. */
 	uint32_t generation; /* full stored counter */
-	uint32_t seq;	     /* last sequence number handed out */
+	uint32_t seq;        /* last sequence number handed out */
 	/* Committer thread only (inside write transactions). */
 	struct buf scratch; /* envelope encodings */
 	/* Test hooks, written by the test thread, read by the committer;
@@ -86,7 +86,7 @@ static uint32_t
 get_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
 static uint64_t
@@ -280,14 +280,15 @@ open_schema(struct queue_shard *qs, const char *dir, char *err, size_t errlen)
 
 /* queue_shard_open - open/create a shard and durably bump its generation */
 struct queue_shard *
-queue_shard_open(const char *dir, unsigned shard_no, size_t map_size,
-    char *err, size_t errlen)
+queue_shard_open(const char *dir, unsigned shard_no, size_t map_size, char *err,
+    size_t errlen)
 {
 	struct queue_shard *qs;
 	int rc, dead = 0;
 
 	if (shard_no > 0xff) {
-		set_err(err, errlen, "queue shard %s: shard number %u above 255",
+		set_err(err, errlen,
+		    "queue shard %s: shard number %u above 255",
 		    dir != NULL ? dir : "(null)", shard_no);
 		return NULL;
 	}
@@ -384,7 +385,7 @@ queue_shard_new_id(struct queue_shard *qs)
 	}
 	qs->seq++;
 	return (qid_t)(qs->generation & GEN_MASK) << 40 |
-	    (qid_t)qs->shard_no << 32 | qs->seq;
+	       (qid_t)qs->shard_no << 32 | qs->seq;
 }
 
 /* ---- write transactions (committer thread) ---- */
@@ -493,8 +494,8 @@ queue_txn_insert(struct queue_txn *t, const struct qenvelope *env,
 		return rc;
 	for (size_t off = 0; off < body_len; off += v.mv_size) {
 		v.mv_size = body_len - off < QUEUE_BODY_CHUNK
-		    ? body_len - off
-		    : QUEUE_BODY_CHUNK;
+				? body_len - off
+				: QUEUE_BODY_CHUNK;
 		v.mv_data = (void *)(p + off);
 		body_key(kb, env->id, chunk++);
 		rc = mdb_put(t->txn, t->qs->db_body, &k, &v, 0);
@@ -506,8 +507,8 @@ queue_txn_insert(struct queue_txn *t, const struct qenvelope *env,
 
 /* queue_txn_update - replace the envelope, move the schedule entry */
 int
-queue_txn_update(struct queue_txn *t, const struct qenvelope *env,
-    int64_t old_next_attempt)
+queue_txn_update(
+    struct queue_txn *t, const struct qenvelope *env, int64_t old_next_attempt)
 {
 	uint8_t kb[8];
 	MDB_val k = {8, kb}, v;
@@ -556,8 +557,9 @@ queue_txn_delete(struct queue_txn *t, qid_t id, int64_t next_attempt)
 		k.mv_size = 12;
 		k.mv_data = kb;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS &&
-		    (k.mv_size != 12 || memcmp(k.mv_data, kb, 8) != 0))) {
+		if (rc == MDB_NOTFOUND ||
+		    (rc == MDB_SUCCESS &&
+			(k.mv_size != 12 || memcmp(k.mv_data, kb, 8) != 0))) {
 			rc = MDB_SUCCESS;
 			break;
 		}
@@ -581,9 +583,9 @@ take_injected_failure(struct queue_shard *qs)
 {
 	int n = atomic_load_explicit(&qs->fail_commits, memory_order_relaxed);
 
-	while (n > 0 && !atomic_compare_exchange_weak_explicit(
-			    &qs->fail_commits, &n, n - 1,
-			    memory_order_relaxed, memory_order_relaxed))
+	while (
+	    n > 0 && !atomic_compare_exchange_weak_explicit(&qs->fail_commits,
+			 &n, n - 1, memory_order_relaxed, memory_order_relaxed))
 		;
 	return n > 0;
 }
@@ -640,8 +642,8 @@ begin_read(struct queue_shard *qs, MDB_txn **txn)
 
 /* queue_shard_read_envelope - decode the envelope of id into *env */
 int
-queue_shard_read_envelope(struct queue_shard *qs, qid_t id,
-    struct qenvelope *env)
+queue_shard_read_envelope(
+    struct queue_shard *qs, qid_t id, struct qenvelope *env)
 {
 	uint8_t kb[8];
 	MDB_val k = {8, kb}, v;
@@ -685,7 +687,7 @@ read_chunks(struct queue_shard *qs, MDB_txn *txn, qid_t id, struct buf *out)
 	body_key(kb, id, 0);
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	while (rc == MDB_SUCCESS && k.mv_size == 12 &&
-	    memcmp(k.mv_data, kb, 8) == 0) {
+	       memcmp(k.mv_data, kb, 8) == 0) {
 		if (get_be32((const uint8_t *)k.mv_data + 8) != want++ ||
 		    prev != QUEUE_BODY_CHUNK || v.mv_size == 0 ||
 		    v.mv_size > QUEUE_BODY_CHUNK) {
@@ -798,7 +800,8 @@ queue_shard_scan(struct queue_shard *qs,
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 		if (rc != MDB_SUCCESS)
 			break;
-		if (k.mv_size == lastlen && memcmp(k.mv_data, last, lastlen) == 0)
+		if (k.mv_size == lastlen &&
+		    memcmp(k.mv_data, last, lastlen) == 0)
 			op = MDB_NEXT; /* still there: step past it */
 		else
 			op = MDB_GET_CURRENT; /* first key after it */

@@ -29,10 +29,10 @@ struct queue_shard;
 /* Errors returned by shard operations. */
 enum queue_err {
 	QUEUE_OK = 0,
-	QUEUE_ERR_FULL = -1,	 /* map or disk full: answer 452 4.3.1 */
-	QUEUE_ERR_IO = -2,	 /* other storage failure: 452 4.3.1 */
+	QUEUE_ERR_FULL = -1, /* map or disk full: answer 452 4.3.1 */
+	QUEUE_ERR_IO = -2,   /* other storage failure: 452 4.3.1 */
 	QUEUE_ERR_NOTFOUND = -3,
-	QUEUE_ERR_CORRUPT = -4,	 /* record does not decode */
+	QUEUE_ERR_CORRUPT = -4, /* record does not decode */
 };
 
 /*
@@ -54,10 +54,11 @@ unsigned queue_shard_number(const struct queue_shard *qs);
 qid_t queue_shard_new_id(struct queue_shard *qs);
 
 /* Operations applied by the committer inside one write transaction.
- * An operation returning QUEUE_ERR_NOTFOUND (update/delete of a missing
- * message) changed nothing and the transaction stays usable; after any
- * other error the transaction is poisoned: later operations return that
- * error and queue_txn_commit aborts and returns it. */
+ * An operation that fails before writing anything leaves the transaction
+ * usable: QUEUE_ERR_NOTFOUND (update/delete of a missing message) and
+ * QUEUE_ERR_IO from insert (id already stored, envelope not encodable).
+ * After an LMDB failure the transaction is poisoned: later operations
+ * return that error and queue_txn_commit aborts and returns it. */
 struct queue_txn;
 struct queue_txn *queue_txn_begin(struct queue_shard *qs, int *err);
 /* Store a new message: envelope + body split into 64 KiB chunks +
@@ -65,8 +66,8 @@ struct queue_txn *queue_txn_begin(struct queue_shard *qs, int *err);
 int queue_txn_insert(struct queue_txn *t, const struct qenvelope *env,
     const void *body, size_t body_len);
 /* Replace the envelope (state change, reschedule); keeps the body. */
-int queue_txn_update(struct queue_txn *t, const struct qenvelope *env,
-    int64_t old_next_attempt);
+int queue_txn_update(
+    struct queue_txn *t, const struct qenvelope *env, int64_t old_next_attempt);
 /* Remove envelope, body chunks and schedule entry. */
 int queue_txn_delete(struct queue_txn *t, qid_t id, int64_t next_attempt);
 /* Commit (full sync). Returns QUEUE_OK only when durable. Frees t. */
@@ -74,8 +75,8 @@ int queue_txn_commit(struct queue_txn *t);
 void queue_txn_abort(struct queue_txn *t);
 
 /* Read the envelope of id (any thread). */
-int queue_shard_read_envelope(struct queue_shard *qs, qid_t id,
-    struct qenvelope *env);
+int queue_shard_read_envelope(
+    struct queue_shard *qs, qid_t id, struct qenvelope *env);
 /* Append the whole body of id to out (any thread). */
 int queue_shard_read_body(struct queue_shard *qs, qid_t id, struct buf *out);
 /* Call fn for every envelope in the shard (in id order), in read

@@ -47,6 +47,7 @@ env_eq(const struct qenvelope *a, const struct qenvelope *b)
 	return 1;
 }
 
+/* LLVMFuzzerTestOneInput - decode, re-encode, compare */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,11 +4,14 @@
  * must reject, forward compatibility (unknown tags skipped), queue id
  * text form, deep copy. No LMDB here (see test_queue_shard.c).
  */
+/* cmocka.h needs these first, in this order */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,22 +21,22 @@
 
 /* Tag numbers of the version-1 format, spelled out independently of
  * queue_record.c so a renumbering there fails here. */
-#define T_END	       0
-#define T_ID	       1
-#define T_SENDER       2
-#define T_ENVID	       3
-#define T_RET	       4
-#define T_HELD	       7
-#define T_RECEIVED     8
-#define T_CLIENT_ADDR  12
-#define T_HELO	       13
-#define T_NRCPT	       14
-#define T_RCPT	       15
-#define R_ADDR	       1
-#define R_STATE	       4
-#define R_ATTEMPTS     5
-#define R_LAST_ERROR   6
-#define MAX_FLDS       64
+#define T_END         0
+#define T_ID          1
+#define T_SENDER      2
+#define T_ENVID       3
+#define T_RET         4
+#define T_HELD        7
+#define T_RECEIVED    8
+#define T_CLIENT_ADDR 12
+#define T_HELO        13
+#define T_NRCPT       14
+#define T_RCPT        15
+#define R_ADDR        1
+#define R_STATE       4
+#define R_ATTEMPTS    5
+#define R_LAST_ERROR  6
+#define MAX_FLDS      64
 
 static char *
 xstrdup(const char *s)
@@ -159,7 +162,7 @@ static uint32_t
 rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
+	       (uint32_t)p[3] << 24;
 }
 
 static void
@@ -469,8 +472,8 @@ test_bad_values(void **state)
 	static const struct {
 		uint8_t tag;
 		uint8_t value;
-	} cases[] = {{T_RET, 3}, {T_HELD, 2}, {6 /* smtputf8 */, 2},
-	    {5 /* body */, 3}};
+	} cases[] = {
+	    {T_RET, 3}, {T_HELD, 2}, {6 /* smtputf8 */, 2}, {5 /* body */, 3}};
 	struct qenvelope e;
 	struct fld f[MAX_FLDS];
 	struct buf b, c;
@@ -568,7 +571,7 @@ test_nrcpt_bombs(void **state)
 	ri = find(f, n, T_RCPT);
 	ni = find(f, n, T_NRCPT);
 	for (uint32_t total = QREC_MAX_RCPT; total <= QREC_MAX_RCPT + 1;
-	    total++) {
+	     total++) {
 		struct fld g[MAX_FLDS];
 		size_t m = n;
 
@@ -591,8 +594,8 @@ test_nrcpt_bombs(void **state)
 		if (total == QREC_MAX_RCPT) {
 			assert_int_equal(qrec_decode(c.data, c.len, &d), 0);
 			assert_int_equal(d.nrcpt, QREC_MAX_RCPT);
-			assert_string_equal(d.rcpts[QREC_MAX_RCPT - 1].addr,
-			    "bob@example.org");
+			assert_string_equal(
+			    d.rcpts[QREC_MAX_RCPT - 1].addr, "bob@example.org");
 			qenvelope_free(&d);
 		} else {
 			assert_false(decodes(c.data, c.len));
@@ -720,8 +723,8 @@ test_missing_required(void **state)
 static void
 test_duplicate_tag(void **state)
 {
-	const uint8_t dups[] = {T_ID, T_SENDER, T_ENVID, T_RECEIVED, T_NRCPT,
-	    T_HELO};
+	const uint8_t dups[] = {
+	    T_ID, T_SENDER, T_ENVID, T_RECEIVED, T_NRCPT, T_HELO};
 	struct qenvelope e;
 	struct fld f[MAX_FLDS];
 	struct buf b, c;
@@ -901,6 +904,7 @@ test_qid(void **state)
 	assert_true(id == 42); /* untouched on failure */
 }
 
+/* main - run the queue record tests */
 int
 main(void)
 {
