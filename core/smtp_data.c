@@ -54,7 +54,11 @@ smtp_data_init(struct smtp_data_rx *rx, const struct smtp_data_limits *l)
 	rx->hdr_name_len = 0;
 }
 
-/* Record the first limit exceeded (errors are sticky: first one wins). */
+/*
+ * Record the first limit exceeded after one more octet was counted
+ * (errors are sticky: the first one wins; on the same octet the order
+ * below decides). count_text() gives the same answer for a run.
+ */
 static void
 check_limits(struct smtp_data_rx *rx)
 {
@@ -72,12 +76,16 @@ check_limits(struct smtp_data_rx *rx)
 		rx->error = SMTP_DATA_ERR_LOOP;
 }
 
-/* Feed line-start octets to the "Received" *WSP ":" matcher. */
-static void
+/*
+ * Feed line-start octets to the "Received" *WSP ":" matcher. Returns the
+ * 1-based position in p of the ':' that counted a Received: header, 0 if
+ * none did.
+ */
+static size_t
 match_received(struct smtp_data_rx *rx, const uint8_t *p, size_t n)
 {
 	static const char name[] = "received";
-	size_t k = rx->hdr_name_len;
+	size_t k = rx->hdr_name_len, at = 0;
 
 	for (size_t i = 0; i < n && k != RCV_DONE; i++) {
 		uint8_t c = p[i];
@@ -88,27 +96,73 @@ match_received(struct smtp_data_rx *rx, const uint8_t *p, size_t n)
 		} else if (c == ':') {
 			rx->received++;
 			k = RCV_DONE;
+			at = i + 1;
 		} else if (c != ' ' && c != '\t') {
 			k = RCV_DONE;
 		}
 	}
 	rx->hdr_name_len = k;
+	return at;
 }
 
-/* Account n stored octets of line content (no CR, no LF). */
+/* 1-based octet of a run of n at which cur + octets exceeds max (0 = no
+ * limit or not exceeded). */
+static uint64_t
+over_at(uint64_t cur, uint64_t n, uint64_t max)
+{
+	if (max == 0 || cur + n <= max)
+		return 0;
+	return cur >= max ? 1 : max - cur + 1;
+}
+
+/* Keep the earliest crossing; on the same octet the earlier call wins. */
+static void
+earliest(uint64_t at, enum smtp_data_error e, uint64_t *first,
+    enum smtp_data_error *err)
+{
+	if (at != 0 && at < *first) {
+		*first = at;
+		*err = e;
+	}
+}
+
+/*
+ * Account n stored octets of line content (no CR, no LF). The error is
+ * the limit crossed at the earliest octet of the run, exactly as if the
+ * run had been counted octet by octet, so how the input was split never
+ * changes the answer.
+ */
 static void
 count_text(struct smtp_data_rx *rx, const uint8_t *p, size_t n)
 {
+	const struct smtp_data_limits *l = &rx->lim;
+	enum smtp_data_error err = SMTP_DATA_OK;
+	uint64_t first = UINT64_MAX;
+	size_t colon = 0;
+
 	if (n == 0)
 		return;
+	if (rx->in_headers && rx->hdr_name_len != RCV_DONE)
+		colon = match_received(rx, p, n);
+	if (rx->error == SMTP_DATA_OK) {
+		earliest(over_at(rx->line_len, n, l->line_max),
+		    SMTP_DATA_ERR_LINE_LONG, &first, &err);
+		if (rx->in_headers)
+			earliest(over_at(rx->header_bytes, n, l->header_max),
+			    SMTP_DATA_ERR_HEADER_BIG, &first, &err);
+		earliest(over_at(rx->size, n, l->size_max),
+		    SMTP_DATA_ERR_TOO_BIG, &first, &err);
+		/* without a recorded error received <= hops_max held before
+		 * this run, so exceeding it now happened at this ':' */
+		if (colon != 0 && l->hops_max != 0 &&
+		    rx->received > l->hops_max)
+			earliest(colon, SMTP_DATA_ERR_LOOP, &first, &err);
+		rx->error = err;
+	}
 	rx->line_len += n;
 	rx->size += n;
-	if (rx->in_headers) {
+	if (rx->in_headers)
 		rx->header_bytes += n;
-		if (rx->hdr_name_len != RCV_DONE)
-			match_received(rx, p, n);
-	}
-	check_limits(rx);
 }
 
 /* Account one stored CR or LF octet. */
@@ -153,7 +207,7 @@ static enum smtp_data_status
 rx_feed(struct smtp_data_rx *rx, const uint8_t *in, size_t len, struct buf *out,
     size_t *consumed, bool dot)
 {
-	static const uint8_t cr_byte = '\r';
+	static const uint8_t crlf[2] = {'\r', '\n'};
 	size_t i = 0, run = 0;
 
 	*consumed = 0;
@@ -182,8 +236,7 @@ rx_feed(struct smtp_data_rx *rx, const uint8_t *in, size_t len, struct buf *out,
 				run = ++i;
 				rx->state = ST_DOT_CR;
 			} else {
-				/* the dot is dropped; LF is caught in ST_TEXT
-				 */
+				/* dot dropped; a LF is caught in ST_TEXT */
 				rx->state = ST_TEXT;
 			}
 			break;
@@ -196,14 +249,16 @@ rx_feed(struct smtp_data_rx *rx, const uint8_t *in, size_t len, struct buf *out,
 		case ST_CR:
 			if (in[i] != '\n')
 				goto bare;
-			if (rx->pending_cr) {
-				/* CR held back at the end of the last input */
-				emit(rx, out, &cr_byte, 1);
-				rx->pending_cr = false;
-			}
 			count_eol(rx);
 			end_line(rx);
 			i++;
+			if (rx->pending_cr) {
+				/* the CR ended the previous input (i == 1):
+				 * append the whole CRLF now */
+				emit(rx, out, crlf, 2);
+				rx->pending_cr = false;
+				run = i;
+			}
 			rx->state = ST_BOL;
 			break;
 		default: { /* ST_TEXT */

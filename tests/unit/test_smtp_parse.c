@@ -19,14 +19,14 @@
 #define ALL SMTP_EXT_ALL
 
 /* Assert a reply's code and enhanced status. */
-#define ASSERT_REPLY(expr, c, e)                                               \
-	do {                                                                   \
-		const struct smtp_reply *r_ = (expr);                          \
-		assert_non_null(r_);                                           \
-		assert_int_equal(r_->code, (c));                               \
-		assert_string_equal(r_->enh, (e));                             \
-		assert_non_null(r_->text);                                     \
-		assert_true(r_->text[0] != '\0');                              \
+#define ASSERT_REPLY(expr, c, e)                      \
+	do {                                          \
+		const struct smtp_reply *r_ = (expr); \
+		assert_non_null(r_);                  \
+		assert_int_equal(r_->code, (c));      \
+		assert_string_equal(r_->enh, (e));    \
+		assert_non_null(r_->text);            \
+		assert_true(r_->text[0] != '\0');     \
 	} while (0)
 
 static const struct smtp_reply *
@@ -39,7 +39,8 @@ static const struct smtp_reply *
 path(const char *s, bool utf8, struct smtp_path *p)
 {
 	size_t used = 0;
-	const struct smtp_reply *r = smtp_path_parse(s, strlen(s), utf8, p, &used);
+	const struct smtp_reply *r =
+	    smtp_path_parse(s, strlen(s), utf8, p, &used);
 
 	if (r == NULL)
 		assert_int_equal(used, strlen(s));
@@ -142,8 +143,17 @@ static void
 test_cmd_unknown(void **state)
 {
 	static const char *bad[] = {
-	    "", "FOO", "NOOPX", "NOOP\tx", "HELO\tx", "XHELO a", "MAILFROM:<a>",
-	    " NOOP", "STARTTLSX", "QUI", "DATA\r",
+	    "",
+	    "FOO",
+	    "NOOPX",
+	    "NOOP\tx",
+	    "HELO\tx",
+	    "XHELO a",
+	    "MAILFROM:<a>",
+	    " NOOP",
+	    "STARTTLSX",
+	    "QUI",
+	    "DATA\r",
 	};
 	struct smtp_cmd c;
 	(void)state;
@@ -256,7 +266,8 @@ test_path_quoted(void **state)
 
 	/* unterminated quote, bad quoted-pair, quote in the middle */
 	ASSERT_REPLY(path("<\"abc@example.com>", false, &p), 501, "5.1.3");
-	ASSERT_REPLY(path("<\"a\\\x01\"@example.com>", false, &p), 501, "5.1.3");
+	ASSERT_REPLY(
+	    path("<\"a\\\x01\"@example.com>", false, &p), 501, "5.1.3");
 	ASSERT_REPLY(path("<a\"b\"@example.com>", false, &p), 501, "5.1.3");
 	ASSERT_REPLY(path("<\"a\"b@example.com>", false, &p), 501, "5.1.3");
 }
@@ -282,14 +293,15 @@ test_path_source_route(void **state)
 	struct smtp_path p;
 	(void)state;
 
-	assert_null(path("<@one.example,@two.example:user@three.example>", false,
-	    &p));
+	assert_null(
+	    path("<@one.example,@two.example:user@three.example>", false, &p));
 	assert_string_equal(p.addr, "user@three.example");
 	assert_string_equal(p.local, "user");
 	assert_null(path("<@one.example:u@x.example>", false, &p));
 	assert_string_equal(p.addr, "u@x.example");
 
-	ASSERT_REPLY(path("<@one.example u@x.example>", false, &p), 501, "5.1.3");
+	ASSERT_REPLY(
+	    path("<@one.example u@x.example>", false, &p), 501, "5.1.3");
 	ASSERT_REPLY(path("<@:u@x.example>", false, &p), 501, "5.1.3");
 	ASSERT_REPLY(path("<@a,b:u@x.example>", false, &p), 501, "5.1.3");
 	ASSERT_REPLY(path("<@a,:u@x.example>", false, &p), 501, "5.1.3");
@@ -542,20 +554,21 @@ test_path_utf8(void **state)
 	ASSERT_REPLY(path(emoji, false, &p), 553, "5.6.7");
 
 	/* MAIL: SMTPUTF8 decides */
-	assert_null(mail("<\xe7\x94\xa8\xe6\x88\xb7@example.com> SMTPUTF8", ALL,
-	    &p, &mp));
+	assert_null(mail(
+	    "<\xe7\x94\xa8\xe6\x88\xb7@example.com> SMTPUTF8", ALL, &p, &mp));
 	assert_true(mp.smtputf8);
 	assert_true(p.utf8);
-	ASSERT_REPLY(mail("<\xe7\x94\xa8\xe6\x88\xb7@example.com>", ALL, &p, &mp),
-	    553, "5.6.7");
+	ASSERT_REPLY(
+	    mail("<\xe7\x94\xa8\xe6\x88\xb7@example.com>", ALL, &p, &mp), 553,
+	    "5.6.7");
 	ASSERT_REPLY(mail("<\xe7\x94\xa8\xe6\x88\xb7@example.com> SMTPUTF8",
 			 ALL & ~SMTP_EXT_SMTPUTF8, &p, &mp),
 	    555, "5.5.4");
 
 	/* RCPT: the transaction's flag decides */
 	assert_null(smtp_rcpt_parse(cjk + 0, strlen(cjk), ALL, true, &p, &rp));
-	ASSERT_REPLY(smtp_rcpt_parse(cjk, strlen(cjk), ALL, false, &p, &rp), 553,
-	    "5.6.7");
+	ASSERT_REPLY(smtp_rcpt_parse(cjk, strlen(cjk), ALL, false, &p, &rp),
+	    553, "5.6.7");
 
 	/* U-label: 63 characters allowed even if more than 63 octets */
 	{
@@ -579,23 +592,23 @@ static void
 test_path_bad_utf8(void **state)
 {
 	static const char *bad[] = {
-	    "<\xc0\xaf@example.com>",		  /* overlong '/' */
-	    "<\xc1\xbf@example.com>",		  /* overlong */
-	    "<\xe0\x80\xaf@example.com>",	  /* overlong 3-byte */
-	    "<\xf0\x80\x80\xaf@example.com>",	  /* overlong 4-byte */
-	    "<\xed\xa0\x80@example.com>",	  /* surrogate U+D800 */
-	    "<\xed\xbf\xbf@example.com>",	  /* surrogate U+DFFF */
-	    "<\xf4\x90\x80\x80@example.com>",	  /* U+110000 */
-	    "<\xf5\x80\x80\x80@example.com>",	  /* > U+10FFFF */
-	    "<\xff@example.com>",		  /* never valid */
-	    "<\x80@example.com>",		  /* stray continuation */
-	    "<\xc3@example.com>",		  /* truncated */
-	    "<\xe2\x82@example.com>",		  /* truncated */
-	    "<a@\xed\xa0\x80.example>",		  /* surrogate in domain */
-	    "<a@\xc0\xae.example>",		  /* overlong in domain */
-	    "<\"\xed\xa0\x80\"@example.com>",	  /* surrogate in quotes */
-	    "<\"\\\xc3\xa9\"@example.com>",	  /* UTF-8 in quoted-pair */
-	    "<a@[\xc3\xa9]>",			  /* UTF-8 in a literal */
+	    "<\xc0\xaf@example.com>",         /* overlong '/' */
+	    "<\xc1\xbf@example.com>",         /* overlong */
+	    "<\xe0\x80\xaf@example.com>",     /* overlong 3-byte */
+	    "<\xf0\x80\x80\xaf@example.com>", /* overlong 4-byte */
+	    "<\xed\xa0\x80@example.com>",     /* surrogate U+D800 */
+	    "<\xed\xbf\xbf@example.com>",     /* surrogate U+DFFF */
+	    "<\xf4\x90\x80\x80@example.com>", /* U+110000 */
+	    "<\xf5\x80\x80\x80@example.com>", /* > U+10FFFF */
+	    "<\xff@example.com>",             /* never valid */
+	    "<\x80@example.com>",             /* stray continuation */
+	    "<\xc3@example.com>",             /* truncated */
+	    "<\xe2\x82@example.com>",         /* truncated */
+	    "<a@\xed\xa0\x80.example>",       /* surrogate in domain */
+	    "<a@\xc0\xae.example>",           /* overlong in domain */
+	    "<\"\xed\xa0\x80\"@example.com>", /* surrogate in quotes */
+	    "<\"\\\xc3\xa9\"@example.com>",   /* UTF-8 in quoted-pair */
+	    "<a@[\xc3\xa9]>",                 /* UTF-8 in a literal */
 	};
 	struct smtp_path p;
 	(void)state;
@@ -632,10 +645,11 @@ test_path_control_chars(void **state)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ASSERT_REPLY(path(bad[i], true, &p), 501, "5.1.3");
-		assert_non_null(strstr(path(bad[i], true, &p)->text, "control"));
+		assert_non_null(
+		    strstr(path(bad[i], true, &p)->text, "control"));
 	}
-	ASSERT_REPLY(smtp_path_parse("<a\0b@example.com>", 17, true, &p,
-			 &(size_t){0}),
+	ASSERT_REPLY(
+	    smtp_path_parse("<a\0b@example.com>", 17, true, &p, &(size_t){0}),
 	    501, "5.1.3");
 }
 
@@ -662,11 +676,11 @@ test_mail_size(void **state)
 	assert_null(mail("<> SIZE=00000000000000000001", ALL, &p, &mp));
 	assert_int_equal(mp.size, 1);
 
-	ASSERT_REPLY(mail("<> SIZE=18446744073709551616", ALL, &p, &mp), 501,
-	    "5.5.4");
+	ASSERT_REPLY(
+	    mail("<> SIZE=18446744073709551616", ALL, &p, &mp), 501, "5.5.4");
 	assert_false(mp.size_set);
-	ASSERT_REPLY(mail("<> SIZE=000000000000000000001", ALL, &p, &mp), 501,
-	    "5.5.4");
+	ASSERT_REPLY(
+	    mail("<> SIZE=000000000000000000001", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<> SIZE=99999999999999999999999999", ALL, &p, &mp),
 	    501, "5.5.4");
 	ASSERT_REPLY(mail("<> SIZE=12a", ALL, &p, &mp), 501, "5.5.4");
@@ -674,8 +688,8 @@ test_mail_size(void **state)
 	ASSERT_REPLY(mail("<> SIZE=", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<> SIZE", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<> SIZE=1 SIZE=2", ALL, &p, &mp), 501, "5.5.4");
-	ASSERT_REPLY(mail("<> SIZE=1", ALL & ~SMTP_EXT_SIZE, &p, &mp), 555,
-	    "5.5.4");
+	ASSERT_REPLY(
+	    mail("<> SIZE=1", ALL & ~SMTP_EXT_SIZE, &p, &mp), 555, "5.5.4");
 }
 
 static void
@@ -692,15 +706,16 @@ test_mail_body(void **state)
 	assert_null(mail("<a@b.example> BODY=7BIT", ALL, &p, &mp));
 	assert_int_equal(mp.body, SMTP_BODY_7BIT);
 
-	ASSERT_REPLY(mail("<a@b.example> BODY=BINARYMIME", ALL, &p, &mp), 555,
-	    "5.5.4");
-	ASSERT_REPLY(mail("<a@b.example> BODY=8BIT", ALL, &p, &mp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> BODY=BINARYMIME", ALL, &p, &mp), 555, "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> BODY=8BIT", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> BODY=", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> BODY", ALL, &p, &mp), 501, "5.5.4");
-	ASSERT_REPLY(mail("<a@b.example> BODY=7BIT BODY=7BIT", ALL, &p, &mp), 501,
-	    "5.5.4");
-	ASSERT_REPLY(mail("<a@b.example> BODY=8BITMIME", ALL & ~SMTP_EXT_8BITMIME,
-			 &p, &mp),
+	ASSERT_REPLY(mail("<a@b.example> BODY=7BIT BODY=7BIT", ALL, &p, &mp),
+	    501, "5.5.4");
+	ASSERT_REPLY(mail("<a@b.example> BODY=8BITMIME",
+			 ALL & ~SMTP_EXT_8BITMIME, &p, &mp),
 	    555, "5.5.4");
 }
 
@@ -716,8 +731,8 @@ test_mail_smtputf8_ret_envid(void **state)
 	assert_true(mp.smtputf8);
 	assert_null(mail("<a@b.example> smtputf8", ALL, &p, &mp));
 	assert_true(mp.smtputf8);
-	ASSERT_REPLY(mail("<a@b.example> SMTPUTF8=yes", ALL, &p, &mp), 501,
-	    "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> SMTPUTF8=yes", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> SMTPUTF8 SMTPUTF8", ALL, &p, &mp), 501,
 	    "5.5.4");
 
@@ -725,12 +740,14 @@ test_mail_smtputf8_ret_envid(void **state)
 	assert_int_equal(mp.ret, SMTP_RET_FULL);
 	assert_null(mail("<a@b.example> ret=hdrs", ALL, &p, &mp));
 	assert_int_equal(mp.ret, SMTP_RET_HDRS);
-	ASSERT_REPLY(mail("<a@b.example> RET=BODY", ALL, &p, &mp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> RET=BODY", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> RET", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> RET=FULL RET=HDRS", ALL, &p, &mp), 501,
 	    "5.5.4");
-	ASSERT_REPLY(mail("<a@b.example> RET=FULL", ALL & ~SMTP_EXT_DSN, &p, &mp),
-	    555, "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> RET=FULL", ALL & ~SMTP_EXT_DSN, &p, &mp), 555,
+	    "5.5.4");
 
 	assert_null(mail("<a@b.example> ENVID=QQ+2B314+3D+20x", ALL, &p, &mp));
 	assert_string_equal(mp.envid, "QQ+314= x");
@@ -753,8 +770,8 @@ test_mail_smtputf8_ret_envid(void **state)
 	ASSERT_REPLY(mail("<> ENVID=a+2", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<> ENVID=", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<> ENVID=a ENVID=b", ALL, &p, &mp), 501, "5.5.4");
-	ASSERT_REPLY(mail("<> ENVID=a", ALL & ~SMTP_EXT_DSN, &p, &mp), 555,
-	    "5.5.4");
+	ASSERT_REPLY(
+	    mail("<> ENVID=a", ALL & ~SMTP_EXT_DSN, &p, &mp), 555, "5.5.4");
 }
 
 static void
@@ -766,16 +783,18 @@ test_mail_auth(void **state)
 
 	assert_null(mail("<a@b.example> AUTH=<>", ALL, &p, &mp));
 	assert_string_equal(mp.auth, "<>");
-	assert_null(mail("<a@b.example> AUTH=e+2Bmc2@example.com", ALL, &p, &mp));
+	assert_null(
+	    mail("<a@b.example> AUTH=e+2Bmc2@example.com", ALL, &p, &mp));
 	assert_string_equal(mp.auth, "e+mc2@example.com");
-	ASSERT_REPLY(mail("<a@b.example> AUTH=a+0D+0Ab", ALL, &p, &mp), 501,
-	    "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> AUTH=a+0D+0Ab", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> AUTH=a+", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> AUTH", ALL, &p, &mp), 501, "5.5.4");
-	ASSERT_REPLY(mail("<a@b.example> AUTH=<> AUTH=<>", ALL, &p, &mp), 501,
+	ASSERT_REPLY(
+	    mail("<a@b.example> AUTH=<> AUTH=<>", ALL, &p, &mp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> AUTH=<>", ALL & ~SMTP_EXT_AUTH, &p, &mp), 555,
 	    "5.5.4");
-	ASSERT_REPLY(mail("<a@b.example> AUTH=<>", ALL & ~SMTP_EXT_AUTH, &p, &mp),
-	    555, "5.5.4");
 }
 
 static void
@@ -804,16 +823,18 @@ test_mail_params_combined(void **state)
 	/* unknown, bad keyword syntax, missing SP, stray characters */
 	ASSERT_REPLY(mail("<a@b.example> FOO=bar", ALL, &p, &mp), 555, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> XFOO", ALL, &p, &mp), 555, "5.5.4");
-	ASSERT_REPLY(mail("<a@b.example> NOTIFY=NEVER", ALL, &p, &mp), 555,
-	    "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> NOTIFY=NEVER", ALL, &p, &mp), 555, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> -X=1", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> =1", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example> SI_ZE=1", ALL, &p, &mp), 501, "5.5.4");
-	ASSERT_REPLY(mail("<a@b.example> SIZE=1=2", ALL, &p, &mp), 501, "5.5.4");
-	ASSERT_REPLY(mail("<a@b.example> SIZE=1\t", ALL, &p, &mp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> SIZE=1=2", ALL, &p, &mp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> SIZE=1\t", ALL, &p, &mp), 501, "5.5.4");
 	ASSERT_REPLY(mail("<a@b.example>SIZE=1", ALL, &p, &mp), 501, "5.5.4");
-	ASSERT_REPLY(mail("<a@b.example> ENVID=\xc3\xa9", ALL, &p, &mp), 501,
-	    "5.5.4");
+	ASSERT_REPLY(
+	    mail("<a@b.example> ENVID=\xc3\xa9", ALL, &p, &mp), 501, "5.5.4");
 	assert_false(mp.size_set);
 
 	/* parameter errors come before the path is even looked at, but a
@@ -838,8 +859,8 @@ test_rcpt_notify(void **state)
 	assert_int_equal(rp.notify, 0);
 	assert_null(rcpt("<a@b.example> NOTIFY=NEVER", ALL, &p, &rp));
 	assert_int_equal(rp.notify, SMTP_NOTIFY_NEVER);
-	assert_null(rcpt("<a@b.example> NOTIFY=SUCCESS,FAILURE,DELAY", ALL, &p,
-	    &rp));
+	assert_null(
+	    rcpt("<a@b.example> NOTIFY=SUCCESS,FAILURE,DELAY", ALL, &p, &rp));
 	assert_int_equal(rp.notify,
 	    SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY);
 	assert_null(rcpt("<a@b.example> notify=delay,failure", ALL, &p, &rp));
@@ -851,18 +872,19 @@ test_rcpt_notify(void **state)
 	    501, "5.5.4");
 	ASSERT_REPLY(rcpt("<a@b.example> NOTIFY=SUCCESS,SUCCESS", ALL, &p, &rp),
 	    501, "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> NOTIFY=SUCCESS,", ALL, &p, &rp), 501,
-	    "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> NOTIFY=,SUCCESS", ALL, &p, &rp), 501,
-	    "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> NOTIFY=SOMETIMES", ALL, &p, &rp), 501,
-	    "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> NOTIFY=SUCCESS,", ALL, &p, &rp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> NOTIFY=,SUCCESS", ALL, &p, &rp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> NOTIFY=SOMETIMES", ALL, &p, &rp), 501, "5.5.4");
 	ASSERT_REPLY(rcpt("<a@b.example> NOTIFY", ALL, &p, &rp), 501, "5.5.4");
 	assert_int_equal(rp.notify, 0);
-	ASSERT_REPLY(rcpt("<a@b.example> NOTIFY=NEVER NOTIFY=NEVER", ALL, &p, &rp),
-	    501, "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> NOTIFY=NEVER", ALL & ~SMTP_EXT_DSN, &p,
-			 &rp),
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> NOTIFY=NEVER NOTIFY=NEVER", ALL, &p, &rp), 501,
+	    "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> NOTIFY=NEVER", ALL & ~SMTP_EXT_DSN, &p, &rp),
 	    555, "5.5.4");
 }
 
@@ -874,33 +896,34 @@ test_rcpt_orcpt(void **state)
 	char buf[1200];
 	(void)state;
 
-	assert_null(rcpt("<a@b.example> ORCPT=rfc822;a+2Bb@c.example", ALL, &p,
-	    &rp));
+	assert_null(
+	    rcpt("<a@b.example> ORCPT=rfc822;a+2Bb@c.example", ALL, &p, &rp));
 	assert_string_equal(rp.orcpt, "rfc822;a+b@c.example");
 	assert_null(rcpt("<a@b.example> ORCPT=utf-8;x@y", ALL, &p, &rp));
 	assert_string_equal(rp.orcpt, "utf-8;x@y");
-	assert_null(rcpt("<a@b.example> NOTIFY=FAILURE ORCPT=RFC822;x@y", ALL, &p,
-	    &rp));
+	assert_null(rcpt(
+	    "<a@b.example> NOTIFY=FAILURE ORCPT=RFC822;x@y", ALL, &p, &rp));
 	assert_string_equal(rp.orcpt, "RFC822;x@y");
 	assert_int_equal(rp.notify, SMTP_NOTIFY_FAILURE);
 
-	ASSERT_REPLY(rcpt("<a@b.example> ORCPT=rfc822", ALL, &p, &rp), 501,
-	    "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> ORCPT=;x@y", ALL, &p, &rp), 501, "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> ORCPT=rfc822;", ALL, &p, &rp), 501,
-	    "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> ORCPT=rf(c;x", ALL, &p, &rp), 501,
-	    "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> ORCPT=rfc822;x+", ALL, &p, &rp), 501,
-	    "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> ORCPT=rfc822;x+00y", ALL, &p, &rp), 501,
-	    "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> ORCPT", ALL, &p, &rp), 501, "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> ORCPT=rfc822;x ORCPT=rfc822;y", ALL, &p,
-			 &rp),
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> ORCPT=rfc822", ALL, &p, &rp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> ORCPT=;x@y", ALL, &p, &rp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> ORCPT=rfc822;", ALL, &p, &rp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> ORCPT=rf(c;x", ALL, &p, &rp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> ORCPT=rfc822;x+", ALL, &p, &rp), 501, "5.5.4");
+	ASSERT_REPLY(rcpt("<a@b.example> ORCPT=rfc822;x+00y", ALL, &p, &rp),
 	    501, "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example> ORCPT=rfc822;x", ALL & ~SMTP_EXT_DSN, &p,
-			 &rp),
+	ASSERT_REPLY(rcpt("<a@b.example> ORCPT", ALL, &p, &rp), 501, "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> ORCPT=rfc822;x ORCPT=rfc822;y", ALL, &p, &rp),
+	    501, "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example> ORCPT=rfc822;x", ALL & ~SMTP_EXT_DSN, &p, &rp),
 	    555, "5.5.4");
 
 	/* "rfc822;" + 493 octets = 500 fits, one more does not */
@@ -924,10 +947,11 @@ test_rcpt_other(void **state)
 
 	ASSERT_REPLY(rcpt("<a@b.example> SIZE=1", ALL, &p, &rp), 555, "5.5.4");
 	ASSERT_REPLY(rcpt("<a@b.example> FOO", ALL, &p, &rp), 555, "5.5.4");
-	ASSERT_REPLY(rcpt("<a@b.example>NOTIFY=NEVER", ALL, &p, &rp), 501,
-	    "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@b.example>NOTIFY=NEVER", ALL, &p, &rp), 501, "5.5.4");
 	ASSERT_REPLY(rcpt("<a..b@c.example>", ALL, &p, &rp), 501, "5.1.3");
-	ASSERT_REPLY(rcpt("<a@c.example> NOTIFY=NEVER", 0, &p, &rp), 555, "5.5.4");
+	ASSERT_REPLY(
+	    rcpt("<a@c.example> NOTIFY=NEVER", 0, &p, &rp), 555, "5.5.4");
 	assert_null(rcpt("<@r.example:a@c.example>   ", 0, &p, &rp));
 	assert_string_equal(p.addr, "a@c.example");
 }
@@ -949,13 +973,14 @@ test_xtext_roundtrip(void **state)
 
 		assert_true(c >= 33 && c <= 126 && c != '=');
 	}
-	assert_int_equal(smtp_xtext_decode(enc, strlen(enc), dec, sizeof(dec)),
-	    256);
+	assert_int_equal(
+	    smtp_xtext_decode(enc, strlen(enc), dec, sizeof(dec)), 256);
 	assert_memory_equal(dec, in, 256);
 
 	assert_int_equal(smtp_xtext_encode("a+b=c d", 7, enc, sizeof(enc)), 13);
 	assert_string_equal(enc, "a+2Bb+3Dc+20d");
-	assert_int_equal(smtp_xtext_decode("a+2bb+3dc", 9, dec, sizeof(dec)), 5);
+	assert_int_equal(
+	    smtp_xtext_decode("a+2bb+3dc", 9, dec, sizeof(dec)), 5);
 	assert_string_equal(dec, "a+b=c");
 	assert_int_equal(smtp_xtext_decode("", 0, dec, sizeof(dec)), 0);
 	assert_string_equal(dec, "");
@@ -964,8 +989,8 @@ test_xtext_roundtrip(void **state)
 static void
 test_xtext_errors(void **state)
 {
-	static const char *bad[] = {"+", "+4", "a+G0", "+0G", "a=b", "a b",
-	    "\x01", "\xc3\xa9", "++41"};
+	static const char *bad[] = {
+	    "+", "+4", "a+G0", "+0G", "a=b", "a b", "\x01", "\xc3\xa9", "++41"};
 	char out[8];
 	(void)state;
 
@@ -975,10 +1000,12 @@ test_xtext_errors(void **state)
 		    -1);
 	/* overflow: 7 octets + NUL fit in 8, 8 do not */
 	assert_int_equal(smtp_xtext_decode("abcdefg", 7, out, sizeof(out)), 7);
-	assert_int_equal(smtp_xtext_decode("abcdefgh", 8, out, sizeof(out)), -1);
+	assert_int_equal(
+	    smtp_xtext_decode("abcdefgh", 8, out, sizeof(out)), -1);
 	assert_int_equal(smtp_xtext_decode("a", 1, out, 0), -1);
 	assert_int_equal(smtp_xtext_encode("abcdefg", 7, out, sizeof(out)), 7);
-	assert_int_equal(smtp_xtext_encode("abcdefgh", 8, out, sizeof(out)), -1);
+	assert_int_equal(
+	    smtp_xtext_encode("abcdefgh", 8, out, sizeof(out)), -1);
 	assert_int_equal(smtp_xtext_encode("abcd+", 5, out, sizeof(out)), 7);
 	assert_int_equal(smtp_xtext_encode("abcde+", 6, out, sizeof(out)), -1);
 }
@@ -991,9 +1018,9 @@ test_domain_valid(void **state)
 	static const char *good[] = {"mail.example.com", "localhost",
 	    "a-b.c-d.example", "xn--bcher-kva.example", "[192.0.2.1]",
 	    "[IPv6:2001:db8::1]", "123", "EXAMPLE.COM"};
-	static const char *bad[] = {"", ".", "a..b", ".a", "a.", "-a.b",
-	    "a-.b", "a_b.example", "a b", "[192.0.2.1", "[1.2.3.4]x",
-	    "[999.1.1.1]", "[IPv6:zz::1]", "a@b", "exa\x01mple"};
+	static const char *bad[] = {"", ".", "a..b", ".a", "a.", "-a.b", "a-.b",
+	    "a_b.example", "a b", "[192.0.2.1", "[1.2.3.4]x", "[999.1.1.1]",
+	    "[IPv6:zz::1]", "a@b", "exa\x01mple"};
 	char buf[300];
 	(void)state;
 
@@ -1022,6 +1049,7 @@ test_domain_valid(void **state)
 	assert_true(smtp_domain_valid("example.com trailing", 11, false));
 }
 
+/* main - run the smtp_parse unit tests */
 int
 main(void)
 {
