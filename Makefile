@@ -35,6 +35,16 @@ TOOL_SRCS := $(sort $(wildcard tools/*.c))
 B  := build
 BS := build/asan
 
+# Plugins: one folder and one .so each; plugins/common/ is a static
+# library of code several plugins share (linked where used).
+PLUGIN_NAMES := $(sort $(filter-out common,$(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c))))))
+COMMON_SRCS := $(wildcard plugins/common/*.c)
+PLUGIN_LIBS := $(shell pkg-config --libs libsodium wolfssl 2>/dev/null)
+PLUGIN_CFLAGS := -fPIC -fvisibility=hidden -Iplugins/common
+PLUGIN_LDFLAGS := -shared -Wl,-z,defs
+PLUGINS_REL := $(PLUGIN_NAMES:%=$(B)/plugins/%.so)
+PLUGINS_SAN := $(PLUGIN_NAMES:%=$(BS)/plugins/%.so)
+
 REL_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BS)/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BS)/tests/%)
@@ -42,7 +52,7 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BS)/replay/%)
 
 .PHONY: all run test test-unit test-integration lint fuzz bench install \
 	deps test-deps clean help check-config
-all: $(B)/ringmx
+all: $(B)/ringmx $(PLUGINS_REL)
 
 help:
 	@echo "make            build ./build/ringmx (release, hardened)"
@@ -67,15 +77,31 @@ $(BS)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -c $< -o $@
 
+.SECONDEXPANSION:
+$(B)/plugins/%.so: $$(wildcard plugins/%/*.c plugins/%/*.h) $(COMMON_SRCS) \
+		include/ringmx/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) -o $@ \
+		$(filter plugins/$*/%.c,$^) $(COMMON_SRCS) $(PLUGIN_LIBS)
+
+$(BS)/plugins/%.so: $$(wildcard plugins/%/*.c plugins/%/*.h) $(COMMON_SRCS) \
+		include/ringmx/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(PLUGIN_CFLAGS) $(PLUGIN_LDFLAGS) $(SAN) -o $@ \
+		$(filter plugins/$*/%.c,$^) $(COMMON_SRCS) $(PLUGIN_LIBS)
+
 $(B)/ringmx: $(B)/obj/core/main.o $(REL_OBJS)
 	$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BS)/ringmx: $(BS)/obj/core/main.o $(SAN_OBJS)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BS)/tests/%: tests/unit/%.c $(SAN_OBJS) $(HDRS)
+SUPPORT_SRCS := $(wildcard tests/support/*.c)
+$(BS)/tests/%: tests/unit/%.c $(SAN_OBJS) $(HDRS) $(SUPPORT_SRCS) \
+		$(PLUGINS_SAN)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) -Wno-missing-prototypes -o $@ $< $(SAN_OBJS) \
+	$(CC) $(SAN_CFLAGS) -Itests/support -Iplugins/common \
+		-Wno-missing-prototypes -o $@ $< $(SUPPORT_SRCS) $(SAN_OBJS) \
 		$(SAN_LDFLAGS) $(LIBS) -lcmocka
 
 # Fuzz targets linked with a plain replay driver, run over the corpus.
@@ -93,7 +119,8 @@ test: test-deps
 	@$(MAKE) --no-print-directory test-build
 	@tests/run-all.sh
 
-test-build: $(BS)/ringmx $(UNIT_BINS) $(REPLAY_BINS) $(B)/ringmx
+test-build: $(BS)/ringmx $(UNIT_BINS) $(REPLAY_BINS) $(B)/ringmx \
+	$(PLUGINS_SAN) $(PLUGINS_REL)
 
 test-unit: $(UNIT_BINS) $(REPLAY_BINS)
 	@tests/run-all.sh unit
@@ -132,9 +159,19 @@ lint:
 		--suppress=missingIncludeSystem \
 		core storage dns tools
 
-install: $(B)/ringmx
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/ringmx
+install: $(B)/ringmx $(PLUGINS_REL)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/ringmx \
+		$(DESTDIR)$(PREFIX)/include/ringmx \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/lib/ringmx/plugins
 	install -m 0755 $(B)/ringmx $(DESTDIR)$(PREFIX)/sbin/ringmx
+	install -m 0644 include/ringmx/plugin.h \
+		$(DESTDIR)$(PREFIX)/include/ringmx/
+	printf 'prefix=%s\nincludedir=$${prefix}/include\n\nName: ringmx\nDescription: ringmx plugin ABI\nVersion: %s\nCflags: -I$${includedir}\n' \
+		'$(PREFIX)' '$(VERSION)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringmx.pc
+	for p in $(PLUGINS_REL); do \
+		install -m 0755 $$p $(DESTDIR)$(PREFIX)/lib/ringmx/plugins/; \
+	done
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/ringmx/
 
 clean:
