@@ -35,9 +35,11 @@ trap 'exit 130' INT TERM
 
 pass() { passed=$((passed + $1)); }
 fail() { failed=$((failed + $1)); }
+section_start() { echo "== $1"; p0=$passed; f0=$failed; }
+section_end() { echo "  -- $1: $((passed - p0)) passed, $((failed - f0)) failed"; }
 
 run_unit() {
-	echo "== unit tests (cmocka)"
+	section_start "unit tests (cmocka)"
 	found=0
 	for t in "$BS"/tests/test_*; do
 		[ -x "$t" ] || continue
@@ -58,8 +60,9 @@ run_unit() {
 		fi
 	done
 	[ "$found" -eq 1 ] || echo "  (no $BS/tests/test_* binaries)"
+	section_end "unit tests"
 
-	echo "== fuzz corpus replays"
+	section_start "fuzz corpus replays"
 	found=0
 	for f in "$BS"/replay/fuzz_*; do
 		[ -x "$f" ] || continue
@@ -82,10 +85,16 @@ run_unit() {
 		fi
 	done
 	[ "$found" -eq 1 ] || echo "  (no $BS/replay/fuzz_* binaries)"
+	section_end "fuzz corpus replays"
 }
 
 run_integration() {
-	echo "== integration tests (pytest)"
+	section_start "integration tests (pytest)"
+	run_pytest
+	section_end "integration tests"
+}
+
+run_pytest() {
 	bin="${RINGMX_BIN:-$BS/ringmx}"
 	if [ ! -x "$bin" ]; then
 		echo "  $bin not built"

@@ -301,7 +301,6 @@ class Daemon:
         self.config_path = self.root / "ringmx.conf"
         self.proc = None
         self.log_paths = []
-        self.exit_codes = []
 
     # lifecycle
     def start(self, wrapper=(), env=None, wait=True):
@@ -359,13 +358,11 @@ class Daemon:
     def wait(self, timeout):
         """Exit code, or AssertionError (and SIGKILL) on timeout."""
         try:
-            rc = self.proc.wait(timeout)
+            return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"ringmx still running after {timeout}s")
-        self.exit_codes.append(rc)
-        return rc
 
     def stop(self, sig=signal.SIGTERM, timeout=None):
         """Signal and wait; returns the exit code."""
@@ -375,12 +372,6 @@ class Daemon:
     def kill(self):
         self.proc.kill()
         self.proc.wait()
-
-    def restart(self, **cfg):
-        if self.running:
-            assert self.stop() == 0, self.log()[-4000:]
-        self.cfg.update(cfg)
-        return self.start()
 
     # observation
     def log(self, all_runs=False):
@@ -420,6 +411,16 @@ class Daemon:
     def queue_files(self):
         q = self.state_dir / "queue"
         return sorted(q.glob("shard-*")) if q.is_dir() else []
+
+    def queued(self):
+        """Messages in the queue: entries of the "env" database of every
+        shard, read with mdb_stat (works while the daemon runs)."""
+        n = 0
+        for shard in self.queue_files():
+            out = subprocess.run(["mdb_stat", "-s", "env", str(shard)],
+                                 capture_output=True, text=True, check=True)
+            n += int(re.search(r"Entries: (\d+)", out.stdout).group(1))
+        return n
 
     # clients
     def connect(self, greet=True, source=None, timeout=20):

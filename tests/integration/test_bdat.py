@@ -89,18 +89,26 @@ def test_data_after_bdat(ringmx):
     ringmx.wait_mail("alice")
 
 
-def test_bdat_without_transaction_consumes_chunk(ringmx):
+def test_bdat_without_mail_consumes_chunk(ringmx):
     """The chunk of a refused BDAT is still read as data: a QUIT inside it
     is not executed."""
     with ringmx.session() as c:
         c.send(bdat(b"QUIT\r\n"))
         c.expect(503, "5.5.1")
         c.ok("NOOP")
-        c.ok("MAIL FROM:<sender@example.org>")
-        c.send(bdat(b"QUIT\r\nRSET\r\n", last=True))  # no RCPT yet
+        c.send(bdat(b"QUIT\r\nRSET\r\n", last=True))
         c.expect(503, "5.5.1")
         c.ok("NOOP")
-        c.ok("RCPT TO:<alice@localhost>")  # transaction still open
+        c.transaction()
+
+
+def test_bdat_without_rcpt_consumes_chunk(ringmx):
+    with ringmx.session() as c:
+        c.ok("MAIL FROM:<sender@example.org>")
+        c.send(bdat(b"QUIT\r\nRSET\r\n", last=True))
+        r = c.reply()  # the code itself: test_data_before_rcpt
+        assert r.code in (503, 554) and r.enh == "5.5.1", r
+        c.ok("NOOP")
 
 
 def test_bdat_too_big(make_ringmx):

@@ -85,8 +85,7 @@ def scan(d):
 
 @pytest.mark.crash
 @pytest.mark.slow
-def test_kill9_loses_no_acknowledged_message(make_ringmx, capsys,
-                                             record_property):
+def test_kill9_loses_no_acknowledged_message(make_ringmx, capsys):
     seed = int(os.environ.get("RINGMX_CRASH_SEED", secrets.randbits(32)))
     rng = random.Random(seed)
     d = make_ringmx(workers=2, hold=False, limits={"conn_per_ip": 1000})
@@ -109,26 +108,29 @@ def test_kill9_loses_no_acknowledged_message(make_ringmx, capsys,
         stop.set()
         for t in threads:
             t.join(30)
-    # drain: until every acknowledged id is delivered or nothing changes
+    # drain: until every acknowledged id is delivered and the queue is
+    # empty, or nothing changes any more
     want, last, since = set(acked), -1, time.monotonic()
     deadline = since + 120
     while time.monotonic() < deadline:
         found = scan(d)
-        if want <= found.keys():
+        if want <= found.keys() and d.queued() == 0:
             break
         if sum(found.values()) != last:
             last, since = sum(found.values()), time.monotonic()
         elif time.monotonic() - since > 15:
             break
         time.sleep(0.5)
+    left = d.queued()
     assert d.stop() == 0
     found = scan(d)
     missing = want - found.keys()
     dup = sum(c - 1 for c in found.values() if c > 1)
     summary = (f"acknowledged={len(want)} found={len(want) - len(missing)} "
-               f"duplicated={dup} kills={KILLS} seed={seed}")
-    record_property("crash", summary)
+               f"duplicated={dup} kills={KILLS} queue_left={left} "
+               f"seed={seed}")
     with capsys.disabled():
         print("\n" + summary)
     assert len(want) >= 20 * KILLS, f"too little load: {summary}"
     assert not missing, f"{summary}; lost e.g. {sorted(missing)[:5]}"
+    assert left == 0, f"queue not drained: {summary}"

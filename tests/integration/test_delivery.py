@@ -107,14 +107,16 @@ def test_hold_then_release(make_ringmx):
     d = make_ringmx(hold=True)
     msg = make_msg(subject="held")
     qid = d.send(msg)
-    assert d.queue_files(), "no queue shard directory"
+    assert d.queued() == 1
     assert d.stop() == 0
     assert d.mailbox("alice") == [], "delivered despite hold = true"
     assert not d.events("delivered")
+    assert d.queued() == 1
     d.cfg["hold"] = False
     d.start()
     raw = d.wait_mail("alice")[0][1]
     assert contains(raw, msg) and qid in raw.decode(errors="replace")
+    wait_for(lambda: d.queued() == 0, 10, "queue empty after delivery")
 
 
 def test_pid_file(ringmx):

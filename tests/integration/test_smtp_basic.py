@@ -56,11 +56,12 @@ def test_rcpt_before_mail(ringmx):
         c.ok("RCPT TO:<alice@localhost>", 503, "5.5.1")
 
 
-def test_data_before_rcpt(ringmx):
+@pytest.mark.parametrize("cmd", ["DATA", "BDAT 0 LAST"])
+def test_data_before_rcpt(ringmx, cmd):
     with ringmx.session() as c:
-        c.ok("DATA", 503, "5.5.1")
+        c.ok(cmd, 503, "5.5.1")
         c.ok("MAIL FROM:<sender@example.org>")
-        c.ok("DATA", 503, "5.5.1")
+        c.ok(cmd, 503, "5.5.1")
         c.ok("NOOP")
 
 
