@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "cidr.h"
+#include "plugin_host.h"
+
 enum listener_mode {
 	LISTEN_SMTP = 0,    /* port 25 style: STARTTLS offered */
 	LISTEN_SUBMISSION,  /* 587: STARTTLS required before AUTH/MAIL */
@@ -26,6 +29,8 @@ struct rmx_listener_cfg {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	enum listener_mode mode;
+	bool auth;	     /* offer AUTH (default: true on submission(s)) */
+	bool auth_plaintext; /* allow AUTH without TLS (default false) */
 };
 
 struct rmx_limits {
@@ -44,6 +49,8 @@ struct rmx_limits {
 	unsigned timeout_data;    /* between DATA blocks, default 180 */
 	unsigned timeout_session; /* whole session cap, default 3600 */
 	unsigned shutdown_grace;  /* SIGTERM grace period, default 30 */
+	unsigned auth_failures_per_ip; /* AUTH failures before 421, def. 5 */
+	unsigned auth_failure_window;  /* seconds a failure counts, 900 */
 };
 
 struct rmx_config {
@@ -61,6 +68,11 @@ struct rmx_config {
 	size_t nlocal_domains;
 	char **local_domains; /* lower-cased */
 	struct rmx_limits limits;
+	size_t nrelay_networks;
+	struct cidr *relay_networks; /* clients that may relay */
+	char *plugin_dir;	     /* default for plugins' path */
+	size_t nplugins;
+	struct plugin_cfg *plugins; /* in hook-chain order */
 };
 
 /*

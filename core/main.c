@@ -210,7 +210,8 @@ main(int argc, char **argv)
 	char err[1024];
 	struct worker_params *wp;
 	struct worker **workers;
-	struct ip_limit *iplim;
+	struct ip_limit *iplim, *authfail;
+	struct plugin_host *plugins = NULL;
 	sigset_t sigs;
 	int c, pidfd, rc = 0;
 	bool stopping = false;
@@ -280,10 +281,20 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	iplim = ip_limit_new(cfg->limits.conn_max * 2);
+	authfail = ip_limit_new(4096);
+	if (cfg->nplugins > 0) {
+		plugins = plugin_host_load(
+		    cfg->plugins, cfg->nplugins, err, sizeof(err));
+		if (plugins == NULL) {
+			fprintf(stderr, "ringmx: %s\n", err);
+			log_event(LOG_ERR, "startup_failed", "reason=plugin");
+			return 1;
+		}
+	}
 	wp = calloc(cfg->workers, sizeof(*wp));
 	workers = calloc(cfg->workers, sizeof(*workers));
-	if (iplim == NULL || wp == NULL || workers == NULL ||
-	    assign_shards(cfg, wp) != 0) {
+	if (iplim == NULL || authfail == NULL || wp == NULL ||
+	    workers == NULL || assign_shards(cfg, wp) != 0) {
 		fprintf(stderr, "ringmx: cannot open the queue\n");
 		return 1;
 	}
@@ -291,6 +302,8 @@ main(int argc, char **argv)
 		wp[i].index = i;
 		wp[i].cfg = cfg;
 		wp[i].iplim = iplim;
+		wp[i].authfail = authfail;
+		wp[i].plugins = plugins;
 		workers[i] = worker_new(&wp[i]);
 		if (workers[i] == NULL || worker_start(workers[i]) != 0) {
 			fprintf(stderr, "ringmx: cannot start worker %u\n", i);
@@ -355,7 +368,9 @@ main(int argc, char **argv)
 	log_event(LOG_NOTICE, "exit", "status=0");
 	free(workers);
 	free(wp);
+	plugin_host_free(plugins);
 	ip_limit_free(iplim);
+	ip_limit_free(authfail);
 	config_free(cfg);
 	log_close();
 	return rc;

@@ -129,16 +129,19 @@ offload_reap(struct offload *o)
 	return drain(&o->done);
 }
 
-/* offload_stop - drain, join, free (jobs still on the done list are the
- * caller's: reap them before) */
-void
+/* offload_stop - drain, join, free; returns the unreaped completions */
+struct offload_job *
 offload_stop(struct offload *o)
 {
+	struct offload_job *rest;
+
 	if (o == NULL)
-		return;
+		return NULL;
 	atomic_store(&o->stop, true);
 	signal_fd(o->wake_fd);
 	pthread_join(o->thread, NULL);
 	close(o->wake_fd);
+	rest = drain(&o->done);
 	free(o);
+	return rest;
 }

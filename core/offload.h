@@ -20,8 +20,9 @@ struct offload_job {
 struct offload;
 
 struct offload *offload_start(int notify_fd, const char *name);
-/* Finish every submitted job, then join the thread and free. */
-void offload_stop(struct offload *o);
+/* Finish every submitted job, join the thread, free o, and return the
+ * completed jobs nobody reaped yet (FIFO) for the caller to dispose of. */
+struct offload_job *offload_stop(struct offload *o);
 void offload_submit(struct offload *o, struct offload_job *job);
 /* Completed jobs in submission order (loop thread). */
 struct offload_job *offload_reap(struct offload *o);

@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "maildir.h"
+#include "smtp_auth.h"
 
 /* What advertised extensions add to the command line (RFC 5321
  * 4.5.3.1.4): SIZE 26 (RFC 1870), DSN 110 on MAIL and 500 on RCPT
@@ -34,6 +35,14 @@
 #define MAIL_EXTRA (26 + 110 + 500 + 32)
 #define RCPT_EXTRA (500 + 40)
 #define SCAN_EXTRA MAIL_EXTRA
+
+typedef void hook_cont_fn(struct smtp_session *s, struct hook_result *r);
+static void run_hook(struct smtp_session *s, int hook, hook_cont_fn *cont);
+static void run_info_hook(struct smtp_session *s, int hook);
+static void cancel_hook(struct smtp_session *s);
+static void cont_connect(struct smtp_session *s, struct hook_result *r);
+
+enum sasl_state { SASL_NONE = 0, SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS };
 
 static const char *const ehlo_keywords[] = {"PIPELINING", "8BITMIME",
     "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "DSN"};
@@ -73,7 +82,7 @@ reply_err(struct smtp_session *s, const struct smtp_reply *r, const char *what)
 	    "status=%s reason=%s",
 	    (unsigned long long)s->conn_id, s->client_ip, what, r->code, r->enh,
 	    log_quote(r->text, q, sizeof(q)));
-	if (++s->nerrors > s->ctx->cfg->limits.errors_max &&
+	if (++s->nerrors >= s->ctx->cfg->limits.errors_max &&
 	    s->state != SMTP_S_CLOSED)
 		close_with(s, 421, "4.7.0", "Error: too many errors");
 }
@@ -112,6 +121,13 @@ reset_transaction(struct smtp_session *s)
 	s->bdat_last = false;
 	s->bdat_err = NULL;
 	s->qid = 0;
+	s->rcpt_attempts = 0;
+	smtp_hooks_invalidate(s);
+	for (size_t i = 0; i < s->nnotes; i++)
+		free(s->notes[i]);
+	free(s->notes);
+	s->notes = NULL;
+	s->nnotes = 0;
 }
 
 /* smtp_session_init - a fresh session for a new connection */
@@ -130,6 +146,13 @@ smtp_session_init(struct smtp_session *s, struct smtp_server_ctx *ctx,
 void
 smtp_session_free(struct smtp_session *s)
 {
+	cancel_hook(s);
+	run_info_hook(s, RMX_HOOK_DISCONNECT);
+	smtp_hooks_free(s);
+	if (s->auth_user != NULL)
+		free(s->auth_user);
+	s->auth_user = NULL;
+	memset(s->sasl_pass, 0, sizeof(s->sasl_pass));
 	free_rcpts(s);
 	free(s->rcpts);
 	s->rcpts = NULL;
@@ -141,7 +164,7 @@ smtp_session_free(struct smtp_session *s)
 void
 smtp_session_greet(struct smtp_session *s)
 {
-	buf_printf(&s->out, "220 %s ESMTP ringmx\r\n", s->ctx->cfg->hostname);
+	run_hook(s, RMX_HOOK_CONNECT, cont_connect);
 }
 
 /* smtp_session_refuse - 421 at connect time */
@@ -166,12 +189,176 @@ fatal_bare(struct smtp_session *s, bool lf, const char *where)
 	    lf ? "Error: bare <LF> received" : "Error: bare <CR> received");
 }
 
+/* ---- plugin hooks ---- */
+
+/* Run hook's chain; cont runs now, or when a pending chain finishes. */
+static void
+run_hook(struct smtp_session *s, int hook, hook_cont_fn *cont)
+{
+	struct hook_subject subj = smtp_hooks_subject(s);
+	struct hook_result r;
+
+	hook_result_clear(&s->hres);
+	if (s->ctx->plugins != NULL) {
+		s->call_hook = hook;
+		if (plugin_run(s->ctx->plugins, hook, &subj, &s->hres,
+			&s->call) == 1) {
+			s->state_before_hook = s->state;
+			s->state = SMTP_S_HOOK;
+			s->hook_cont = cont;
+			return;
+		}
+		s->call_hook = 0;
+	}
+	/* cont may run another hook: hand it its own copy. */
+	r = s->hres;
+	memset(&s->hres, 0, sizeof(s->hres));
+	cont(s, &r);
+	hook_result_clear(&r);
+}
+
+/* smtp_session_hook_done - a pending chain finished */
+void
+smtp_session_hook_done(void *subj, int hook, struct hook_result *res)
+{
+	struct smtp_session *s = subj;
+	hook_cont_fn *cont = s->hook_cont;
+	struct hook_result r = *res;
+
+	(void)hook;
+	memset(res, 0, sizeof(*res));
+	s->call = NULL;
+	s->call_hook = 0;
+	s->hook_cont = NULL;
+	s->state = s->state_before_hook;
+	cont(s, &r);
+	hook_result_clear(&r);
+	if (s->ctx->resume != NULL)
+		s->ctx->resume(s->ctx->resume_arg, s);
+}
+
+/* Informational hooks: nobody waits for them. */
+static void
+run_info_hook(struct smtp_session *s, int hook)
+{
+	struct hook_subject subj = smtp_hooks_subject(s);
+	struct rmx_call *call = NULL;
+	struct hook_result r = {0};
+
+	if (s->ctx->plugins == NULL)
+		return;
+	s->call_hook = hook;
+	if (plugin_run(s->ctx->plugins, hook, &subj, &r, &call) == 1)
+		plugin_cancel(s->ctx->plugins, call);
+	s->call_hook = 0;
+	hook_result_clear(&r);
+}
+
+static void
+cancel_hook(struct smtp_session *s)
+{
+	if (s->call != NULL) {
+		plugin_cancel(s->ctx->plugins, s->call);
+		s->call = NULL;
+		s->call_hook = 0;
+		hook_result_clear(&s->hres);
+	}
+}
+
+/*
+ * A plugin's refusal: answer it (the plugin's reply when it set one of
+ * the right class, else the default) and return true. ACCEPT and
+ * CONTINUE return false.
+ */
+static bool
+refused(struct smtp_session *s, const struct hook_result *r, const char *what,
+    int dcode, const char *denh, const char *dtext)
+{
+	int code = r->code;
+
+	switch (r->verdict) {
+	case RMX_REJECT:
+		if (code >= 500 && code <= 599)
+			reply_errf(s, code, r->enh, r->text, what);
+		else
+			reply_errf(s, dcode, denh, dtext, what);
+		return true;
+	case RMX_TEMPFAIL:
+		if (code >= 400 && code <= 499)
+			reply_errf(s, code, r->enh, r->text, what);
+		else
+			reply_errf(s, 451, "4.7.1",
+			    "Error: temporary failure, try again later", what);
+		return true;
+	case RMX_DISCONNECT:
+		if (code >= 400 && code <= 599)
+			close_with(s, code, r->enh, r->text);
+		else
+			close_with(
+			    s, 421, "4.7.0", "Error: closing connection");
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* ---- commands ---- */
+
+static void
+cont_connect(struct smtp_session *s, struct hook_result *r)
+{
+	if (r->verdict == RMX_REJECT) {
+		close_with(s, r->code >= 500 ? r->code : 554,
+		    r->code >= 500 ? r->enh : "5.7.1",
+		    r->code >= 500 ? r->text : "Error: access denied");
+		return;
+	}
+	if (r->verdict == RMX_TEMPFAIL || r->verdict == RMX_DISCONNECT) {
+		close_with(s, 421, "4.7.0",
+		    r->code >= 400 && r->code < 500
+			? r->text
+			: "Error: service not available, closing connection");
+		return;
+	}
+	buf_printf(&s->out, "220 %s ESMTP ringmx\r\n", s->ctx->cfg->hostname);
+}
+
+static bool
+auth_offered(const struct smtp_session *s)
+{
+	return s->ctx->auth_hook && s->listener != NULL && s->listener->auth &&
+	       s->listener->auth_plaintext;
+}
+
+static void
+cont_helo(struct smtp_session *s, struct hook_result *r)
+{
+	const struct rmx_limits *lim = &s->ctx->cfg->limits;
+	const char *what = s->esmtp ? "EHLO" : "HELO";
+	size_t nkw = sizeof(ehlo_keywords) / sizeof(*ehlo_keywords);
+
+	if (refused(s, r, what, 550, "5.7.1", "Error: HELO/EHLO rejected")) {
+		s->helo[0] = '\0';
+		return;
+	}
+	s->greeted = true;
+	if (!s->esmtp) {
+		buf_printf(&s->out, "250 %s\r\n", s->ctx->cfg->hostname);
+		return;
+	}
+	buf_printf(&s->out, "250-%s\r\n", s->ctx->cfg->hostname);
+	buf_printf(
+	    &s->out, "250-SIZE %llu\r\n", (unsigned long long)lim->message_max);
+	if (auth_offered(s))
+		buf_printf(&s->out, "250-AUTH PLAIN LOGIN\r\n");
+	for (size_t i = 0; i < nkw; i++)
+		buf_printf(&s->out, "250%c%s\r\n", i + 1 < nkw ? '-' : ' ',
+		    ehlo_keywords[i]);
+}
 
 static void
 cmd_helo(struct smtp_session *s, const struct smtp_cmd *c, bool ehlo)
 {
-	const struct rmx_limits *lim = &s->ctx->cfg->limits;
 	size_t n = 0;
 
 	while (n < c->arg_len && c->arg[n] != ' ')
@@ -193,22 +380,9 @@ cmd_helo(struct smtp_session *s, const struct smtp_cmd *c, bool ehlo)
 	}
 	s->helo[n] = '\0';
 	reset_transaction(s);
-	s->greeted = true;
+	s->greeted = false;
 	s->esmtp = ehlo;
-	if (!ehlo) {
-		buf_printf(&s->out, "250 %s\r\n", s->ctx->cfg->hostname);
-		return;
-	}
-	buf_printf(&s->out, "250-%s\r\n", s->ctx->cfg->hostname);
-	buf_printf(
-	    &s->out, "250-SIZE %llu\r\n", (unsigned long long)lim->message_max);
-	for (size_t i = 0; i < sizeof(ehlo_keywords) / sizeof(*ehlo_keywords);
-	     i++)
-		buf_printf(&s->out, "250%c%s\r\n",
-		    i + 1 < sizeof(ehlo_keywords) / sizeof(*ehlo_keywords)
-			? '-'
-			: ' ',
-		    ehlo_keywords[i]);
+	run_hook(s, RMX_HOOK_HELO, cont_helo);
 }
 
 static unsigned
@@ -217,14 +391,50 @@ session_ext(const struct smtp_session *s)
 	if (!s->esmtp)
 		return 0;
 	return SMTP_EXT_SIZE | SMTP_EXT_8BITMIME | SMTP_EXT_SMTPUTF8 |
-	       SMTP_EXT_DSN | SMTP_EXT_CHUNKING;
+	       SMTP_EXT_DSN | SMTP_EXT_CHUNKING |
+	       (auth_offered(s) ? SMTP_EXT_AUTH : 0);
+}
+
+static void
+cont_mail(struct smtp_session *s, struct hook_result *r)
+{
+	char q[SMTP_PATH_MAX * 4 + 3];
+
+	if (refused(s, r, "MAIL", 550, "5.7.1", "Error: sender rejected")) {
+		memset(&s->sender, 0, sizeof(s->sender));
+		memset(&s->mp, 0, sizeof(s->mp));
+		return;
+	}
+	s->has_mail = true;
+	s->rcpt_attempts = 0;
+	log_event(LOG_DEBUG, "mail", "conn=%llu from=%s",
+	    (unsigned long long)s->conn_id,
+	    log_quote(s->sender.addr, q, sizeof(q)));
+	reply(s, 250, "2.1.0", "Ok");
+}
+
+/* The part of a MAIL/RCPT line before its parameters must fit the
+ * basic limit; only parameters may use the extensions' allowance. */
+static bool
+path_part_too_long(const struct smtp_session *s, const struct smtp_cmd *c,
+    size_t linelen, size_t extra)
+{
+	struct smtp_path tmp;
+	size_t used = 0, limit = s->ctx->cfg->limits.line_max;
+
+	if (linelen <= limit)
+		return false;
+	if (linelen > limit + extra)
+		return true;
+	if (smtp_path_parse(c->arg, c->arg_len, true, &tmp, &used) != NULL)
+		return true;
+	return linelen - (c->arg_len - used) > limit;
 }
 
 static void
 cmd_mail(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 {
 	const struct smtp_reply *r;
-	char q[SMTP_PATH_MAX * 4 + 3];
 
 	if (!s->greeted) {
 		reply_errf(
@@ -240,8 +450,13 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 		close_with(s, 421, "4.3.2", "Service shutting down");
 		return;
 	}
-	if (linelen > s->ctx->cfg->limits.line_max + MAIL_EXTRA) {
+	if (path_part_too_long(s, c, linelen, MAIL_EXTRA)) {
 		reply_errf(s, 500, "5.5.2", "Error: line too long", "MAIL");
+		return;
+	}
+	if (s->listener != NULL && s->listener->mode != LISTEN_SMTP &&
+	    s->auth_user == NULL) {
+		reply_errf(s, 530, "5.7.0", "Authentication required", "MAIL");
 		return;
 	}
 	r = smtp_mail_parse(
@@ -255,11 +470,7 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 		    "Message size exceeds fixed maximum message size", "MAIL");
 		return;
 	}
-	s->has_mail = true;
-	log_event(LOG_DEBUG, "mail", "conn=%llu from=%s",
-	    (unsigned long long)s->conn_id,
-	    log_quote(s->sender.addr, q, sizeof(q)));
-	reply(s, 250, "2.1.0", "Ok");
+	run_hook(s, RMX_HOOK_MAIL, cont_mail);
 }
 
 static char *
@@ -268,32 +479,145 @@ xstrdup(const char *p)
 	return p == NULL ? NULL : strdup(p);
 }
 
+/* Whether addr ("local@domain" or a bare local part) is delivered here,
+ * and if so, whether its mailbox name is safe. */
 static bool
-rcpt_is_local(struct smtp_session *s, const struct smtp_path *p)
+local_addr(struct smtp_session *s, const char *addr, bool *safe)
 {
-	return p->postmaster || config_is_local_domain(s->ctx->cfg, p->domain);
+	const char *at = strrchr(addr, '@');
+	char local[SMTP_LOCAL_MAX * 2 + 1], unq[SMTP_LOCAL_MAX * 2 + 1];
+	char box[SMTP_LOCAL_MAX + 1];
+	size_t n;
+
+	*safe = true;
+	if (at == NULL) {
+		*safe = strcasecmp(addr, "postmaster") == 0;
+		return true;
+	}
+	if (!config_is_local_domain(s->ctx->cfg, at + 1))
+		return false;
+	n = (size_t)(at - addr);
+	if (n >= sizeof(local)) {
+		*safe = false;
+		return true;
+	}
+	memcpy(local, addr, n);
+	local[n] = '\0';
+	*safe = smtp_local_unquote(local, unq, sizeof(unq)) >= 0 &&
+		maildir_mailbox(unq, box, sizeof(box)) == 0;
+	return true;
+}
+
+/* Append one recipient. false (and a reply) on failure. */
+static bool
+add_rcpt(struct smtp_session *s, const char *addr,
+    const struct smtp_rcpt_params *rp, const char *orig)
+{
+	struct qrcpt *nr;
+	char orcpt[SMTP_ORCPT_MAX + 1];
+
+	if (s->nrcpt >= s->ctx->cfg->limits.rcpt_max) {
+		reply_errf(
+		    s, 452, "4.5.3", "Error: too many recipients", "RCPT");
+		return false;
+	}
+	if (s->nrcpt == s->rcpt_cap) {
+		uint32_t ncap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
+		nr = realloc(s->rcpts, ncap * sizeof(*nr));
+		if (nr == NULL) {
+			reply_errf(s, 452, "4.3.1",
+			    "Insufficient system resources", "RCPT");
+			return false;
+		}
+		s->rcpts = nr;
+		s->rcpt_cap = ncap;
+	}
+	orcpt[0] = '\0';
+	if (rp->orcpt[0])
+		snprintf(orcpt, sizeof(orcpt), "%s", rp->orcpt);
+	else if (orig != NULL)
+		snprintf(orcpt, sizeof(orcpt), "rfc822;%s", orig);
+	nr = &s->rcpts[s->nrcpt];
+	memset(nr, 0, sizeof(*nr));
+	nr->addr = xstrdup(addr);
+	nr->orcpt = orcpt[0] ? xstrdup(orcpt) : NULL;
+	nr->notify = rp->notify;
+	if (nr->addr == NULL || (orcpt[0] && nr->orcpt == NULL)) {
+		free(nr->addr);
+		free(nr->orcpt);
+		reply_errf(
+		    s, 452, "4.3.1", "Insufficient system resources", "RCPT");
+		return false;
+	}
+	s->nrcpt++;
+	return true;
+}
+
+static void
+cont_rcpt(struct smtp_session *s, struct hook_result *r)
+{
+	const struct smtp_path *path = &s->hook_path;
+	char q[SMTP_PATH_MAX * 4 + 3];
+	bool safe;
+
+	if (refused(s, r, "RCPT", 550, "5.7.1", "Error: recipient rejected"))
+		return;
+	if (r->verdict == RMX_ACCEPT && r->replaced) {
+		/* aliases: the plugin's targets replace the recipient */
+		for (size_t i = 0; i < r->naddrs; i++) {
+			if (local_addr(s, r->addrs[i], &safe) && !safe) {
+				reply_errf(s, 550, "5.1.3",
+				    "Error: alias target mailbox name not "
+				    "allowed",
+				    "RCPT");
+				return;
+			}
+		}
+		for (size_t i = 0; i < r->naddrs; i++)
+			if (!add_rcpt(s, r->addrs[i], &s->hook_rp, path->addr))
+				return;
+		reply(s, 250, "2.1.5", "Ok");
+		return;
+	}
+	if (path->postmaster) {
+		safe = true;
+	} else if (!local_addr(s, path->addr, &safe)) {
+		if (r->verdict != RMX_ACCEPT && !s->relay_ok &&
+		    s->auth_user == NULL) {
+			char text[SMTP_PATH_MAX * 4 + 64];
+			snprintf(text, sizeof(text),
+			    "<%s>: Relay access denied",
+			    log_quote(path->addr, q, sizeof(q)));
+			reply_errf(s, 550, "5.7.1", text, "RCPT");
+			return;
+		}
+		safe = true; /* relayed: no mailbox here */
+	}
+	if (!safe) {
+		reply_errf(s, 550, "5.1.3",
+		    "Error: recipient mailbox name not allowed", "RCPT");
+		return;
+	}
+	if (add_rcpt(s, path->addr, &s->hook_rp, NULL))
+		reply(s, 250, "2.1.5", "Ok");
 }
 
 static void
 cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 {
-	struct smtp_path path;
-	struct smtp_rcpt_params rp;
 	const struct smtp_reply *r;
-	char unq[SMTP_LOCAL_MAX * 2 + 1], box[SMTP_LOCAL_MAX + 1];
-	char q[SMTP_PATH_MAX * 4 + 3];
-	struct qrcpt *nr;
 
 	if (!s->has_mail) {
 		reply_errf(s, 503, "5.5.1", "Error: need MAIL command", "RCPT");
 		return;
 	}
-	if (linelen > s->ctx->cfg->limits.line_max + RCPT_EXTRA) {
+	if (path_part_too_long(s, c, linelen, RCPT_EXTRA)) {
 		reply_errf(s, 500, "5.5.2", "Error: line too long", "RCPT");
 		return;
 	}
-	r = smtp_rcpt_parse(
-	    c->arg, c->arg_len, session_ext(s), s->mp.smtputf8, &path, &rp);
+	s->rcpt_attempts++;
+	r = smtp_rcpt_parse(c->arg, c->arg_len, session_ext(s), s->mp.smtputf8,
+	    &s->hook_path, &s->hook_rp);
 	if (r != NULL) {
 		reply_err(s, r, "RCPT");
 		return;
@@ -303,45 +627,7 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 		    s, 452, "4.5.3", "Error: too many recipients", "RCPT");
 		return;
 	}
-	if (!rcpt_is_local(s, &path)) {
-		char text[SMTP_PATH_MAX * 4 + 64];
-		snprintf(text, sizeof(text), "<%s>: Relay access denied",
-		    log_quote(path.addr, q, sizeof(q)));
-		reply_errf(s, 550, "5.7.1", text, "RCPT");
-		return;
-	}
-	if (!path.postmaster &&
-	    (smtp_local_unquote(path.local, unq, sizeof(unq)) < 0 ||
-		maildir_mailbox(unq, box, sizeof(box)) < 0)) {
-		reply_errf(s, 550, "5.1.3",
-		    "Error: recipient mailbox name not allowed", "RCPT");
-		return;
-	}
-	if (s->nrcpt == s->rcpt_cap) {
-		uint32_t ncap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
-		nr = realloc(s->rcpts, ncap * sizeof(*nr));
-		if (nr == NULL) {
-			reply_errf(s, 452, "4.3.1",
-			    "Insufficient system resources", "RCPT");
-			return;
-		}
-		s->rcpts = nr;
-		s->rcpt_cap = ncap;
-	}
-	nr = &s->rcpts[s->nrcpt];
-	memset(nr, 0, sizeof(*nr));
-	nr->addr = xstrdup(path.addr);
-	nr->orcpt = rp.orcpt[0] ? xstrdup(rp.orcpt) : NULL;
-	nr->notify = rp.notify;
-	if (nr->addr == NULL || (rp.orcpt[0] && nr->orcpt == NULL)) {
-		free(nr->addr);
-		free(nr->orcpt);
-		reply_errf(
-		    s, 452, "4.3.1", "Insufficient system resources", "RCPT");
-		return;
-	}
-	s->nrcpt++;
-	reply(s, 250, "2.1.5", "Ok");
+	run_hook(s, RMX_HOOK_RCPT, cont_rcpt);
 }
 
 /* Begin the message body: allocate the id, write our Received: header. */
@@ -410,6 +696,33 @@ submit_message(struct smtp_session *s)
 	s->ctx->submit(s->ctx->submit_arg, &s->op);
 }
 
+static void
+cont_sign(struct smtp_session *s, struct hook_result *r)
+{
+	if (refused(s, r, s->used_bdat ? "BDAT" : "DATA", 554, "5.7.0",
+		"Error: message could not be signed")) {
+		reset_transaction(s);
+		return;
+	}
+	submit_message(s);
+}
+
+static void
+cont_data(struct smtp_session *s, struct hook_result *r)
+{
+	if (refused(s, r, s->used_bdat ? "BDAT" : "DATA", 550, "5.7.1",
+		"Error: message rejected")) {
+		reset_transaction(s);
+		return;
+	}
+	/* Mail from our users (authenticated or relay networks) is signed
+	 * once, here, before it is queued. */
+	if (s->auth_user != NULL || s->relay_ok)
+		run_hook(s, RMX_HOOK_SIGN, cont_sign);
+	else
+		submit_message(s);
+}
+
 /* End of content (DATA's final dot or BDAT LAST): reply or commit. */
 static void
 finish_message(struct smtp_session *s)
@@ -422,7 +735,8 @@ finish_message(struct smtp_session *s)
 		reset_transaction(s);
 		return;
 	}
-	submit_message(s);
+	smtp_hooks_invalidate(s);
+	run_hook(s, RMX_HOOK_DATA, cont_data);
 }
 
 static void
@@ -442,8 +756,12 @@ cmd_data(struct smtp_session *s, const struct smtp_cmd *c)
 		return;
 	}
 	if (s->nrcpt == 0) {
-		reply_errf(
-		    s, 554, "5.5.1", "Error: no valid recipients", "DATA");
+		if (s->rcpt_attempts == 0)
+			reply_errf(s, 503, "5.5.1", "Error: need RCPT command",
+			    "DATA");
+		else
+			reply_errf(s, 554, "5.5.1",
+			    "Error: no valid recipients", "DATA");
 		return;
 	}
 	s->used_data = true;
@@ -493,7 +811,8 @@ cmd_bdat(struct smtp_session *s, const struct smtp_cmd *c)
 	bool last;
 	static const struct smtp_reply
 	    need_mail = {503, "5.5.1", "Error: need MAIL command"},
-	    need_rcpt = {554, "5.5.1", "Error: no valid recipients"},
+	    need_rcpt = {503, "5.5.1", "Error: need RCPT command"},
+	    no_rcpt = {554, "5.5.1", "Error: no valid recipients"},
 	    after_data = {503, "5.5.1", "Error: BDAT not allowed after DATA"},
 	    too_big = {552, "5.3.4",
 		"Message size exceeds fixed "
@@ -510,7 +829,7 @@ cmd_bdat(struct smtp_session *s, const struct smtp_cmd *c)
 	if (!s->has_mail)
 		s->bdat_err = s->ctx->stopping ? &stopping : &need_mail;
 	else if (s->nrcpt == 0)
-		s->bdat_err = &need_rcpt;
+		s->bdat_err = s->rcpt_attempts ? &no_rcpt : &need_rcpt;
 	else if (s->used_data)
 		s->bdat_err = &after_data;
 	else if ((s->used_bdat ? s->rx.size : 0) + size >
@@ -556,6 +875,166 @@ bdat_chunk_done(struct smtp_session *s)
 }
 
 static void
+cont_auth(struct smtp_session *s, struct hook_result *r)
+{
+	char q[300];
+
+	memset(s->sasl_pass, 0, sizeof(s->sasl_pass));
+	if (r->verdict == RMX_ACCEPT) {
+		s->auth_user =
+		    strdup(r->auth_user ? r->auth_user : s->sasl_user);
+		if (s->auth_user == NULL) {
+			reply_errf(s, 454, "4.7.0",
+			    "Temporary authentication failure", "AUTH");
+			return;
+		}
+		log_event(LOG_INFO, "auth",
+		    "conn=%llu ip=%s mech=%s user=%s "
+		    "result=ok",
+		    (unsigned long long)s->conn_id, s->client_ip, s->sasl_mech,
+		    log_quote(s->auth_user, q, sizeof(q)));
+		reply(s, 235, "2.7.0", "Authentication successful");
+		return;
+	}
+	if (r->verdict == RMX_TEMPFAIL) {
+		reply_errf(s, 454, "4.7.0", "Temporary authentication failure",
+		    "AUTH");
+		return;
+	}
+	if (r->verdict == RMX_DISCONNECT) {
+		close_with(s, 421, "4.7.0", "Error: closing connection");
+		return;
+	}
+	log_event(LOG_NOTICE, "auth",
+	    "conn=%llu ip=%s mech=%s user=%s "
+	    "result=failed",
+	    (unsigned long long)s->conn_id, s->client_ip, s->sasl_mech,
+	    log_quote(s->sasl_user, q, sizeof(q)));
+	if (s->ctx->auth_failed != NULL &&
+	    s->ctx->auth_failed(s->ctx->resume_arg, s)) {
+		close_with(
+		    s, 421, "4.7.0", "Error: too many authentication failures");
+		return;
+	}
+	reply_errf(
+	    s, 535, "5.7.8", "Authentication credentials invalid", "AUTH");
+}
+
+static void
+sasl_abort(struct smtp_session *s, int code, const char *enh, const char *text)
+{
+	s->sasl = SASL_NONE;
+	memset(s->sasl_pass, 0, sizeof(s->sasl_pass));
+	reply_errf(s, code, enh, text, "AUTH");
+}
+
+/* One client response of the AUTH exchange (base64 or "*"). */
+static void
+sasl_response(struct smtp_session *s, const char *line, size_t len)
+{
+	uint8_t dec[1024];
+	char authz[SASL_FIELD_MAX + 1];
+	int n;
+
+	if (len == 1 && line[0] == '*') {
+		sasl_abort(s, 501, "5.0.0", "Authentication cancelled");
+		return;
+	}
+	if (len == 1 && line[0] == '=')
+		n = 0; /* RFC 4954: "=" is an empty initial response */
+	else
+		n = sasl_b64_decode(line, len, dec, sizeof(dec) - 1);
+	if (n < 0) {
+		sasl_abort(s, 501, "5.5.2", "Cannot decode response");
+		return;
+	}
+	dec[n] = '\0';
+	switch (s->sasl) {
+	case SASL_PLAIN:
+		if (sasl_plain_parse(dec, (size_t)n, authz, s->sasl_user,
+			s->sasl_pass) != 0 ||
+		    (authz[0] != '\0' && strcmp(authz, s->sasl_user) != 0)) {
+			sasl_abort(s, 501, "5.5.2", "Malformed PLAIN response");
+			return;
+		}
+		break;
+	case SASL_LOGIN_USER:
+		if (n == 0 || (size_t)n >= sizeof(s->sasl_user) ||
+		    memchr(dec, 0, (size_t)n) != NULL) {
+			sasl_abort(s, 501, "5.5.2", "Malformed user name");
+			return;
+		}
+		memcpy(s->sasl_user, dec, (size_t)n + 1);
+		s->sasl = SASL_LOGIN_PASS;
+		buf_append_str(&s->out, "334 UGFzc3dvcmQ6\r\n");
+		return;
+	case SASL_LOGIN_PASS:
+		if (n == 0 || (size_t)n >= sizeof(s->sasl_pass) ||
+		    memchr(dec, 0, (size_t)n) != NULL) {
+			sasl_abort(s, 501, "5.5.2", "Malformed password");
+			return;
+		}
+		memcpy(s->sasl_pass, dec, (size_t)n + 1);
+		break;
+	default:
+		return;
+	}
+	memset(dec, 0, sizeof(dec));
+	s->sasl = SASL_NONE;
+	run_hook(s, RMX_HOOK_AUTH, cont_auth);
+}
+
+static void
+cmd_auth(struct smtp_session *s, const struct smtp_cmd *c)
+{
+	size_t n = 0;
+
+	if (!auth_offered(s) || !s->esmtp) {
+		reply_errf(s, 503, "5.5.1", "Error: authentication not enabled",
+		    "AUTH");
+		return;
+	}
+	if (s->auth_user != NULL) {
+		reply_errf(
+		    s, 503, "5.5.1", "Error: already authenticated", "AUTH");
+		return;
+	}
+	if (s->has_mail) {
+		reply_errf(s, 503, "5.5.1",
+		    "Error: AUTH not allowed during a mail transaction",
+		    "AUTH");
+		return;
+	}
+	if (s->ctx->auth_blocked != NULL &&
+	    s->ctx->auth_blocked(s->ctx->resume_arg, s)) {
+		close_with(
+		    s, 421, "4.7.0", "Error: too many authentication failures");
+		return;
+	}
+	while (n < c->arg_len && c->arg[n] != ' ')
+		n++;
+	s->sasl_user[0] = s->sasl_pass[0] = '\0';
+	if (n == 5 && strncasecmp(c->arg, "PLAIN", 5) == 0) {
+		snprintf(s->sasl_mech, sizeof(s->sasl_mech), "PLAIN");
+		s->sasl = SASL_PLAIN;
+	} else if (n == 5 && strncasecmp(c->arg, "LOGIN", 5) == 0) {
+		snprintf(s->sasl_mech, sizeof(s->sasl_mech), "LOGIN");
+		s->sasl = SASL_LOGIN_USER;
+	} else {
+		reply_errf(s, 504, "5.5.4", "Unrecognized authentication type",
+		    "AUTH");
+		return;
+	}
+	if (n < c->arg_len) {
+		/* initial response */
+		sasl_response(s, c->arg + n + 1, c->arg_len - n - 1);
+		return;
+	}
+	buf_append_str(&s->out,
+	    s->sasl == SASL_PLAIN ? "334 \r\n" : "334 VXNlcm5hbWU6\r\n");
+}
+
+static void
 cmd_simple(struct smtp_session *s, const struct smtp_cmd *c)
 {
 	switch (c->verb) {
@@ -593,9 +1072,8 @@ cmd_simple(struct smtp_session *s, const struct smtp_cmd *c)
 		    "VRFY HELP");
 		return;
 	case SMTP_VERB_STARTTLS:
-	case SMTP_VERB_AUTH:
 		reply_errf(s, 502, "5.5.1", "Error: command not implemented",
-		    c->verb == SMTP_VERB_AUTH ? "AUTH" : "STARTTLS");
+		    "STARTTLS");
 		return;
 	default:
 		reply_errf(s, 500, "5.5.1", "Error: command not recognized",
@@ -614,12 +1092,18 @@ execute(struct smtp_session *s, const char *line, size_t len, size_t linelen)
 		close_with(s, 421, "4.7.0", "Error: too many commands");
 		return;
 	}
+	if (s->sasl != SASL_NONE) {
+		/* RFC 4954: responses may be longer than a command line */
+		sasl_response(s, line, len);
+		return;
+	}
 	r = smtp_cmd_parse(line, len, &c);
 	if (r != NULL) {
 		reply_err(s, r, "UNKNOWN");
 		return;
 	}
 	if (c.verb != SMTP_VERB_MAIL && c.verb != SMTP_VERB_RCPT &&
+	    c.verb != SMTP_VERB_AUTH &&
 	    linelen > s->ctx->cfg->limits.line_max) {
 		reply_errf(s, 500, "5.5.2", "Error: line too long", "LINE");
 		return;
@@ -642,6 +1126,9 @@ execute(struct smtp_session *s, const char *line, size_t len, size_t linelen)
 		break;
 	case SMTP_VERB_BDAT:
 		cmd_bdat(s, &c);
+		break;
+	case SMTP_VERB_AUTH:
+		cmd_auth(s, &c);
 		break;
 	default:
 		cmd_simple(s, &c);
@@ -784,6 +1271,7 @@ smtp_session_eof(struct smtp_session *s)
 		    "conn=%llu ip=%s "
 		    "reason=disconnect_in_transaction",
 		    (unsigned long long)s->conn_id, s->client_ip);
+	cancel_hook(s);
 	s->state = SMTP_S_CLOSED;
 }
 
@@ -811,6 +1299,7 @@ smtp_session_commit_done(struct smtp_session *s)
 		}
 		if (!closed)
 			reply(s, 250, "2.0.0", "Ok: queued as %s", id);
+		run_info_hook(s, RMX_HOOK_QUEUED);
 	} else {
 		log_event(LOG_ERR, "queue_failed", "id=%s conn=%llu err=%d", id,
 		    (unsigned long long)s->conn_id, s->op.result);
@@ -833,6 +1322,7 @@ smtp_session_timeout(struct smtp_session *s)
 {
 	log_event(LOG_INFO, "timeout", "conn=%llu ip=%s state=%d",
 	    (unsigned long long)s->conn_id, s->client_ip, (int)s->state);
+	cancel_hook(s);
 	close_with(s, 421, "4.4.2", "Error: timeout exceeded");
 }
 
@@ -854,6 +1344,13 @@ smtp_session_stop(struct smtp_session *s)
 		return false;
 	close_with(s, 421, "4.3.2", "Service shutting down");
 	return true;
+}
+
+/* smtp_session_paused - waiting for a commit or a plugin */
+bool
+smtp_session_paused(const struct smtp_session *s)
+{
+	return s->state == SMTP_S_COMMIT || s->state == SMTP_S_HOOK;
 }
 
 /* smtp_session_timeout_secs - timeout for the current state */

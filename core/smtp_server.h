@@ -22,9 +22,14 @@
 
 #include "buf.h"
 #include "config.h"
+#include "ip_limit.h"
+#include "plugin_host.h"
 #include "queue_commit.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
+
+struct smtp_session;
+struct smtp_hdr_index;
 
 struct smtp_server_ctx {
 	const struct rmx_config *cfg;
@@ -34,6 +39,18 @@ struct smtp_server_ctx {
 	void *submit_arg;
 	unsigned worker; /* for logs */
 	bool stopping;   /* server shutting down: no new transactions */
+	/* Plugins of this worker (NULL: none). */
+	struct plugin_worker *plugins;
+	bool auth_hook; /* some plugin checks AUTH credentials */
+	/* A paused session can go on (a plugin call finished). */
+	void (*resume)(void *arg, struct smtp_session *s);
+	void *resume_arg;
+	/* Record one AUTH failure of s's client; returns true when the
+	 * client is over its limit (then the session answers 421). NULL:
+	 * no limit. Called with resume_arg. */
+	bool (*auth_failed)(void *arg, struct smtp_session *s);
+	/* Whether s's client is already over its AUTH failure limit. */
+	bool (*auth_blocked)(void *arg, struct smtp_session *s);
 };
 
 enum smtp_state {
@@ -42,6 +59,7 @@ enum smtp_state {
 	SMTP_S_DATA,        /* reading DATA content */
 	SMTP_S_BDAT,        /* reading a BDAT chunk */
 	SMTP_S_COMMIT,      /* waiting for the durable commit */
+	SMTP_S_HOOK,        /* waiting for a plugin's verdict */
 	SMTP_S_CLOSED,      /* reply sent, connection to be closed */
 };
 
@@ -52,6 +70,14 @@ struct smtp_session {
 	enum smtp_state state;
 	uint64_t conn_id;
 	char client_ip[48];
+	unsigned client_port;
+	uint64_t ipkey; /* ip_limit key of the client */
+	const struct rmx_listener_cfg *listener; /* may be NULL in tests */
+	bool relay_ok;                           /* client in relay_networks */
+	char *auth_user; /* authenticated identity (heap) or NULL */
+	int sasl;        /* AUTH exchange in progress: enum in .c */
+	char sasl_mech[8];
+	char sasl_user[256], sasl_pass[256];
 	char helo[256];
 	bool greeted; /* HELO/EHLO seen */
 	bool esmtp;   /* EHLO (not HELO) */
@@ -73,6 +99,23 @@ struct smtp_session {
 	struct qenvelope env;
 	struct qop op;
 	bool op_inflight;
+	unsigned rcpt_attempts; /* RCPT commands in this transaction */
+
+	/* plugin calls */
+	struct rmx_call *call; /* pending call or NULL */
+	int call_hook;
+	enum smtp_state state_before_hook;
+	void (*hook_cont)(struct smtp_session *s, struct hook_result *r);
+	struct hook_result hres;
+	struct smtp_path hook_path; /* RCPT being decided */
+	struct smtp_rcpt_params hook_rp;
+	void **pdata;            /* per-plugin session data */
+	void (**pclean)(void *); /* and its cleanup */
+	size_t npdata;
+	char **notes; /* key, value, key, value... (heap) */
+	size_t nnotes;
+	struct smtp_hdr_index *hidx; /* header view for plugins */
+	char item_buf[8][24];        /* numbers rendered for get_item */
 };
 
 void smtp_session_init(struct smtp_session *s, struct smtp_server_ctx *ctx,
@@ -108,5 +151,16 @@ bool smtp_session_stop(struct smtp_session *s);
 bool smtp_session_idle(const struct smtp_session *s);
 /* Timeout (seconds) that applies in the current state. */
 unsigned smtp_session_timeout_secs(const struct smtp_session *s);
+/* Waiting for a commit or a plugin: consumes no input. */
+bool smtp_session_paused(const struct smtp_session *s);
+
+/* smtp_hooks.c: the session as a plugin call's subject. */
+struct hook_subject smtp_hooks_subject(struct smtp_session *s);
+/* A pending plugin call of the session finished (plugin_host). */
+void smtp_session_hook_done(void *subj, int hook, struct hook_result *res);
+/* Forget the header view after the message changed. */
+void smtp_hooks_invalidate(struct smtp_session *s);
+/* Free what smtp_hooks allocated for s (header view, notes, slots). */
+void smtp_hooks_free(struct smtp_session *s);
 
 #endif

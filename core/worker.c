@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "listener.h"
 #include "log.h"
 #include "offload.h"
@@ -67,6 +68,13 @@ struct conn {
 	struct smtp_session sess;
 };
 
+/* One AUTH failure counted in the shared table, to uncount later. */
+struct authfail {
+	uint64_t key;
+	int64_t expires; /* monotonic seconds */
+	struct authfail *next;
+};
+
 struct worker {
 	struct worker_params p;
 	pthread_t thread;
@@ -82,6 +90,8 @@ struct worker {
 	struct queue_committer *qc;
 	struct offload *off;
 	struct scheduler *sched;
+	struct plugin_worker *pw;            /* NULL without plugins */
+	struct authfail *af_head, **af_tail; /* AUTH failures to expire */
 	struct smtp_server_ctx sctx;
 	struct timer_wheel tw;
 	struct conn **slots;
@@ -333,7 +343,8 @@ conn_flush(struct worker *w, struct conn *c)
 		send_now(w, c);
 		return;
 	}
-	if (c->sess.close_after_flush && !c->sess.op_inflight)
+	if (c->sess.close_after_flush && !c->sess.op_inflight &&
+	    !smtp_session_paused(&c->sess))
 		conn_shutdown(w, c);
 }
 
@@ -359,7 +370,7 @@ conn_process(struct worker *w, struct conn *c)
 {
 	size_t used;
 
-	if (c->in.len > 0 && c->sess.state != SMTP_S_COMMIT &&
+	if (c->in.len > 0 && !smtp_session_paused(&c->sess) &&
 	    c->sess.state != SMTP_S_CLOSED) {
 		used = smtp_session_input(&c->sess, c->in.data, c->in.len);
 		buf_consume(&c->in, used);
@@ -373,7 +384,7 @@ conn_process(struct worker *w, struct conn *c)
 	if (c->in.len > PAUSE_INPUT_AT)
 		pause_recv(w, c);
 	else if (c->recv_paused && !c->recv_armed &&
-		 c->sess.state != SMTP_S_COMMIT) {
+		 !smtp_session_paused(&c->sess)) {
 		c->recv_paused = false;
 		arm_recv(w, c);
 	}
@@ -384,7 +395,7 @@ conn_process(struct worker *w, struct conn *c)
 static void
 conn_input(struct worker *w, struct conn *c, const uint8_t *data, size_t n)
 {
-	if (c->in.len == 0 && c->sess.state != SMTP_S_COMMIT) {
+	if (c->in.len == 0 && !smtp_session_paused(&c->sess)) {
 		size_t used = smtp_session_input(&c->sess, data, n);
 		if (used < n && c->sess.state != SMTP_S_CLOSED)
 			buf_append(&c->in, data + used, n - used);
@@ -448,6 +459,14 @@ on_accept(struct worker *w, unsigned li, int res, unsigned flags)
 	c->ipkey = ip_limit_key((const struct sockaddr *)&ss);
 	smtp_session_init(&c->sess, &w->sctx,
 	    ((uint64_t)w->p.index << 48) | w->next_conn_id, ip);
+	c->sess.listener = &w->p.cfg->listeners[li];
+	c->sess.ipkey = c->ipkey;
+	c->sess.client_port =
+	    ntohs(ss.ss_family == AF_INET6
+		      ? ((const struct sockaddr_in6 *)&ss)->sin6_port
+		      : ((const struct sockaddr_in *)&ss)->sin_port);
+	c->sess.relay_ok = cidr_match_any(w->p.cfg->relay_networks,
+	    w->p.cfg->nrelay_networks, (const struct sockaddr *)&ss);
 	w->st_conns++;
 	if (!ip_limit_acquire(
 		w->p.iplim, c->ipkey, lim->conn_per_ip, lim->conn_max)) {
@@ -493,7 +512,7 @@ on_recv(struct worker *w, struct conn *c, int res, unsigned flags)
 	} else if (res == -ECANCELED && c->recv_paused) {
 		/* Paused on purpose; if the session already resumed while
 		 * the cancel was in flight, read again now. */
-		if (c->sess.state != SMTP_S_COMMIT &&
+		if (!smtp_session_paused(&c->sess) &&
 		    c->in.len <= PAUSE_INPUT_AT) {
 			c->recv_paused = false;
 			arm_recv(w, c);
@@ -502,7 +521,8 @@ on_recv(struct worker *w, struct conn *c, int res, unsigned flags)
 		/* The peer has sent everything (it may still read): answer
 		 * what it sent, including a pending commit, then close. */
 		c->sess.close_after_flush = true;
-		if (c->sess.state != SMTP_S_COMMIT)
+		if (!smtp_session_paused(&c->sess) &&
+		    c->sess.state != SMTP_S_HOOK)
 			smtp_session_eof(&c->sess);
 		flush_later(w, c);
 	} else {
@@ -593,8 +613,10 @@ on_notify(struct worker *w)
 	}
 	for (j = offload_reap(w->off); j != NULL; j = jn) {
 		jn = j->next;
-		scheduler_job_done(w->sched, j);
+		if (!plugin_offload_done(w->pw, j))
+			scheduler_job_done(w->sched, j);
 	}
+	plugin_worker_poll(w->pw);
 	if (atomic_load_explicit(&w->stop_req, memory_order_acquire) &&
 	    !w->stopping)
 		begin_stop(w);
@@ -742,6 +764,67 @@ setup_ring(struct worker *w)
 	return 0;
 }
 
+/* A session paused for a plugin can go on. */
+static void
+session_resume(void *arg, struct smtp_session *s)
+{
+	struct worker *w = arg;
+	struct conn *c =
+	    (struct conn *)((char *)s - offsetof(struct conn, sess));
+
+	if (!c->shut)
+		conn_process(w, c);
+}
+
+/* Count one AUTH failure of s's client process-wide; true = over. */
+static bool
+session_auth_failed(void *arg, struct smtp_session *s)
+{
+	struct worker *w = arg;
+	const struct rmx_limits *l = &w->p.cfg->limits;
+	struct authfail *f;
+
+	if (l->auth_failures_per_ip == 0)
+		return false;
+	if (!ip_limit_acquire(
+		w->p.authfail, s->ipkey, l->auth_failures_per_ip, 0))
+		return true;
+	if ((f = calloc(1, sizeof(*f))) == NULL) {
+		ip_limit_release(w->p.authfail, s->ipkey);
+		return false;
+	}
+	f->key = s->ipkey;
+	f->expires = w->tw.now + (int64_t)l->auth_failure_window;
+	*w->af_tail = f;
+	w->af_tail = &f->next;
+	return ip_limit_count(w->p.authfail, s->ipkey) >=
+	       l->auth_failures_per_ip;
+}
+
+static bool
+session_auth_blocked(void *arg, struct smtp_session *s)
+{
+	struct worker *w = arg;
+	unsigned lim = w->p.cfg->limits.auth_failures_per_ip;
+
+	return lim != 0 && ip_limit_count(w->p.authfail, s->ipkey) >= lim;
+}
+
+/* Failures older than the window stop counting. */
+static void
+expire_auth_failures(struct worker *w, bool all)
+{
+	while (
+	    w->af_head != NULL && (all || w->af_head->expires <= w->tw.now)) {
+		struct authfail *f = w->af_head;
+		w->af_head = f->next;
+		if (w->af_head == NULL)
+			w->af_tail = &w->af_head;
+		ip_limit_release(w->p.authfail, f->key);
+		free(f);
+	}
+}
+
 static int
 resume_one(void *arg, qid_t id, const struct qenvelope *env)
 {
@@ -799,11 +882,24 @@ setup(struct worker *w)
 		snprintf(w->err, sizeof(w->err), "out of memory");
 		return -1;
 	}
+	if (w->p.plugins != NULL && plugin_host_count(w->p.plugins) > 0) {
+		w->pw = plugin_worker_new(w->p.plugins, w->p.index, w->off,
+		    w->efd, w->err, sizeof(w->err));
+		if (w->pw == NULL)
+			return -1;
+	}
+	w->af_tail = &w->af_head;
 	w->sctx.cfg = cfg;
 	w->sctx.shard = w->p.shards[0];
 	w->sctx.submit = submit_commit;
 	w->sctx.submit_arg = w;
 	w->sctx.worker = w->p.index;
+	w->sctx.plugins = w->pw;
+	w->sctx.auth_hook = plugin_host_has_hook(w->p.plugins, RMX_HOOK_AUTH);
+	w->sctx.resume = session_resume;
+	w->sctx.resume_arg = w;
+	w->sctx.auth_failed = w->p.authfail ? session_auth_failed : NULL;
+	w->sctx.auth_blocked = w->p.authfail ? session_auth_blocked : NULL;
 	timer_wheel_init(&w->tw, monotonic_seconds());
 	for (size_t i = 0; i < w->p.nshards; i++) {
 		void *arg[2] = {w, w->p.shards[i]};
@@ -850,8 +946,11 @@ loop(struct worker *w)
 		}
 		io_uring_cq_advance(&w->ring, n);
 		now = monotonic_seconds();
-		if (now != w->tw.now)
+		if (now != w->tw.now) {
 			timer_wheel_advance(&w->tw, now, on_timer, w);
+			expire_auth_failures(w, false);
+		}
+		plugin_worker_poll(w->pw);
 		if (!w->stopping) {
 			for (size_t i = 0; i < w->p.cfg->nlisteners; i++)
 				arm_accept(w, (unsigned)i);
@@ -867,7 +966,18 @@ teardown(struct worker *w)
 	/* Nothing is in flight any more (loop() waited for sessions and
 	 * the scheduler): stopping the committer only joins it. */
 	queue_committer_stop(w->qc);
-	offload_stop(w->off);
+	{
+		/* jobs that finished after the loop ended: only plugin jobs
+		 * of cancelled calls can be left (the loop waited for the
+		 * scheduler's) */
+		struct offload_job *j = offload_stop(w->off), *jn;
+		for (; j != NULL; j = jn) {
+			jn = j->next;
+			plugin_offload_done(w->pw, j);
+		}
+	}
+	plugin_worker_free(w->pw);
+	expire_auth_failures(w, true);
 	scheduler_free(w->sched);
 	for (size_t i = 0; w->lfds != NULL && i < w->p.cfg->nlisteners; i++)
 		if (w->lfds[i] >= 0)

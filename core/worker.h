@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "ip_limit.h"
+#include "plugin_host.h"
 #include "queue_shard.h"
 
 struct worker;
@@ -24,6 +25,8 @@ struct worker_params {
 	unsigned index;
 	const struct rmx_config *cfg;
 	struct ip_limit *iplim;      /* SHARED by all workers (lock-free) */
+	struct ip_limit *authfail;   /* SHARED: AUTH failures per client IP */
+	struct plugin_host *plugins; /* SHARED read-only; NULL = none */
 	struct queue_shard **shards; /* ownership passes to the worker;
 					shards[0] receives new mail */
 	size_t nshards;

@@ -1,0 +1,962 @@
+/*
+ * plugin_host.c - loader, hook chains and the host API table of the
+ * plugin ABI (see plugin_host.h and include/ringmx/plugin.h).
+ *
+ * Calls live in a per-worker pool that is only freed when the worker
+ * ends: a stale pointer held by a plugin (a late complete() or post())
+ * can always be checked against the call's generation. A call stays
+ * allocated while an offload job or a timer refers to it (refs).
+ */
+#include "plugin_host.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define HOOK_MAX 32
+
+struct loaded {
+	void *dl;
+	const struct rmx_plugin *p;
+	void *state;
+	char *name;
+	char *path;
+};
+
+struct plugin_host {
+	struct loaded *pl;
+	size_t n;
+	size_t *chain[HOOK_MAX + 1]; /* plugin indexes per hook, in order */
+	rmx_hook_fn **fn[HOOK_MAX + 1];
+	size_t nchain[HOOK_MAX + 1];
+};
+
+struct post_msg {
+	struct rmx_call *call;
+	uint32_t gen;
+	enum rmx_verdict v;
+	struct post_msg *next;
+};
+
+struct ptimer {
+	struct rmx_call *call;
+	uint32_t gen;
+	uint64_t due_ms;
+	rmx_timer_fn *fn;
+	void *arg;
+	struct ptimer *next;
+};
+
+struct alloc_node {
+	struct alloc_node *next;
+	max_align_t data[];
+};
+
+struct rmx_call {
+	struct plugin_worker *pw;
+	uint32_t gen;
+	int hook;
+	size_t pos; /* position in the hook's chain */
+	struct hook_subject subject;
+	struct hook_result *res;
+	bool running, pending, cancelled, finished;
+	bool completed_in_call;
+	enum rmx_verdict completed_v;
+	unsigned refs; /* offload jobs and timers referring to the call */
+	struct alloc_node *allocs;
+	struct rmx_call *next_free, *next_all;
+};
+
+struct plugin_worker {
+	struct plugin_host *ph;
+	unsigned worker;
+	void **ws; /* worker state per plugin */
+	struct offload *off;
+	int notify_fd;
+	struct rmx_call *free_calls, *all_calls;
+	struct ptimer *timers;
+	_Atomic(struct post_msg *) posts; /* SHARED: pushed by any thread */
+};
+
+struct plugin_job {
+	struct offload_job base; /* first */
+	struct rmx_call *call;
+	uint32_t gen;
+	rmx_offload_work_fn *work;
+	rmx_offload_done_fn *done;
+	void *arg;
+};
+
+/* ---- results ---- */
+
+/* hook_result_clear - free what a result holds and zero it */
+void
+hook_result_clear(struct hook_result *r)
+{
+	free(r->auth_user);
+	for (size_t i = 0; i < r->naddrs; i++)
+		free(r->addrs[i]);
+	free(r->addrs);
+	free(r->route);
+	memset(r, 0, sizeof(*r));
+}
+
+static const char *
+call_plugin_name(const struct rmx_call *c)
+{
+	const struct plugin_host *ph;
+
+	if (c == NULL || c->pw == NULL)
+		return "-";
+	ph = c->pw->ph;
+	if (c->hook <= 0 || c->hook > HOOK_MAX || c->pos >= ph->nchain[c->hook])
+		return "-";
+	return ph->pl[ph->chain[c->hook][c->pos]].name;
+}
+
+static size_t
+call_plugin_index(const struct rmx_call *c)
+{
+	return c->pw->ph->chain[c->hook][c->pos];
+}
+
+/* ---- the host API ---- */
+
+static void
+h_log(struct rmx_call *call, int level, const char *fmt, ...)
+{
+	char line[1024], q[1100];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (level < LOG_ERR)
+		level = LOG_ERR;
+	if (level > LOG_DEBUG)
+		level = LOG_DEBUG;
+	log_event(level, "plugin", "plugin=%s msg=%s", call_plugin_name(call),
+	    log_quote(line, q, sizeof(q)));
+}
+
+static int
+h_get_item(
+    struct rmx_call *c, int item, size_t idx, const char **val, size_t *len)
+{
+	size_t l;
+	int r;
+
+	if (c == NULL || c->subject.ops->get_item == NULL)
+		return -ENOTSUP;
+	r = c->subject.ops->get_item(c->subject.subj, item, idx, val, &l);
+	if (r == 0 && len != NULL)
+		*len = l;
+	return r;
+}
+
+static int
+h_set_reply(struct rmx_call *c, int code, const char *enh, const char *text)
+{
+	struct hook_result *r = c->res;
+
+	if (code < 200 || code > 599 || enh == NULL || text == NULL)
+		return -EINVAL;
+	if (enh[0] != (char)('0' + code / 100) || enh[1] != '.' ||
+	    strlen(enh) >= sizeof(r->enh))
+		return -EINVAL;
+	for (const char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			return -EINVAL;
+	r->code = code;
+	snprintf(r->enh, sizeof(r->enh), "%s", enh);
+	snprintf(r->text, sizeof(r->text), "%s", text);
+	return 0;
+}
+
+static void advance(struct rmx_call *c, enum rmx_verdict v);
+
+static void
+h_complete(struct rmx_call *c, enum rmx_verdict v)
+{
+	if (c == NULL || c->cancelled || c->finished)
+		return;
+	if (c->running) {
+		c->completed_in_call = true;
+		c->completed_v = v;
+		return;
+	}
+	if (!c->pending)
+		return;
+	c->pending = false;
+	advance(c, v);
+}
+
+static void
+signal_fd(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* counter saturated: the worker is awake anyway */
+	}
+}
+
+static int
+h_post(struct rmx_call *c, enum rmx_verdict v)
+{
+	struct post_msg *m = malloc(sizeof(*m));
+	struct plugin_worker *pw = c->pw;
+
+	if (m == NULL)
+		return -ENOMEM;
+	m->call = c;
+	m->gen = c->gen;
+	m->v = v;
+	m->next = atomic_load_explicit(&pw->posts, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&pw->posts, &m->next, m,
+	    memory_order_release, memory_order_relaxed))
+		;
+	signal_fd(pw->notify_fd);
+	return 0;
+}
+
+static void *
+h_call_alloc(struct rmx_call *c, size_t n)
+{
+	struct alloc_node *a = calloc(1, sizeof(*a) + n);
+
+	if (a == NULL)
+		return NULL;
+	a->next = c->allocs;
+	c->allocs = a;
+	return a->data;
+}
+
+static int
+h_header_get(struct rmx_call *c, size_t idx, const char **name, size_t *nlen,
+    const char **value, size_t *vlen)
+{
+	if (c->subject.ops->header_get == NULL)
+		return -ENOTSUP;
+	return c->subject.ops->header_get(
+	    c->subject.subj, idx, name, nlen, value, vlen);
+}
+
+static int
+h_header_add(struct rmx_call *c, const char *name, const char *value)
+{
+	if (c->subject.ops->header_add == NULL)
+		return -ENOTSUP;
+	return c->subject.ops->header_add(c->subject.subj, name, value);
+}
+
+static int
+h_header_delete(struct rmx_call *c, size_t idx)
+{
+	if (c->subject.ops->header_delete == NULL)
+		return -ENOTSUP;
+	return c->subject.ops->header_delete(c->subject.subj, idx);
+}
+
+static int64_t
+h_body_read(struct rmx_call *c, uint64_t off, void *buf, size_t len)
+{
+	if (c->subject.ops->body_read == NULL)
+		return -ENOTSUP;
+	return c->subject.ops->body_read(c->subject.subj, off, buf, len);
+}
+
+static int
+h_note_set(struct rmx_call *c, const char *k, const char *v)
+{
+	if (c->subject.ops->note_set == NULL)
+		return -ENOTSUP;
+	return c->subject.ops->note_set(c->subject.subj, k, v);
+}
+
+static int
+h_note_get(struct rmx_call *c, const char *k, const char **v)
+{
+	if (c->subject.ops->note_get == NULL)
+		return -ENOTSUP;
+	return c->subject.ops->note_get(c->subject.subj, k, v);
+}
+
+static int
+h_session_set(struct rmx_call *c, void *data, void (*cleanup)(void *))
+{
+	void (**cl)(void *);
+	void **slot;
+
+	if (c->subject.ops->session_slot == NULL)
+		return -ENOTSUP;
+	slot = c->subject.ops->session_slot(
+	    c->subject.subj, call_plugin_index(c), &cl);
+	if (slot == NULL)
+		return -ENOMEM;
+	if (*slot != NULL && *cl != NULL && *slot != data)
+		(*cl)(*slot);
+	*slot = data;
+	*cl = cleanup;
+	return 0;
+}
+
+static void *
+h_session_get(struct rmx_call *c)
+{
+	void (**cl)(void *);
+	void **slot;
+
+	if (c->subject.ops->session_slot == NULL)
+		return NULL;
+	slot = c->subject.ops->session_slot(
+	    c->subject.subj, call_plugin_index(c), &cl);
+	return slot ? *slot : NULL;
+}
+
+static int
+h_rcpt_replace(struct rmx_call *c, const char *const *addrs, size_t n)
+{
+	struct hook_result *r = c->res;
+	char **v;
+
+	if (c->hook != RMX_HOOK_RCPT)
+		return -EINVAL;
+	if (n > 1000)
+		return -E2BIG;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (addrs[i] == NULL || (v[i] = strdup(addrs[i])) == NULL) {
+			for (size_t j = 0; j < i; j++)
+				free(v[j]);
+			free(v);
+			return addrs[i] == NULL ? -EINVAL : -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < r->naddrs; i++)
+		free(r->addrs[i]);
+	free(r->addrs);
+	r->addrs = v;
+	r->naddrs = n;
+	r->replaced = true;
+	return 0;
+}
+
+static int
+h_route_set(struct rmx_call *c, const char *t)
+{
+	char *d;
+
+	if (c->hook != RMX_HOOK_ROUTE || t == NULL)
+		return -EINVAL;
+	if ((d = strdup(t)) == NULL)
+		return -ENOMEM;
+	free(c->res->route);
+	c->res->route = d;
+	return 0;
+}
+
+static int
+h_set_auth_user(struct rmx_call *c, const char *u)
+{
+	char *d;
+
+	if (c->hook != RMX_HOOK_AUTH || u == NULL || u[0] == '\0')
+		return -EINVAL;
+	if ((d = strdup(u)) == NULL)
+		return -ENOMEM;
+	free(c->res->auth_user);
+	c->res->auth_user = d;
+	return 0;
+}
+
+static void
+plugin_job_run(struct offload_job *base)
+{
+	struct plugin_job *j = (struct plugin_job *)base;
+
+	j->work(j->arg);
+}
+
+static int
+h_offload(struct rmx_call *c, rmx_offload_work_fn *work,
+    rmx_offload_done_fn *done, void *arg)
+{
+	struct plugin_job *j;
+
+	if (work == NULL || c->pw->off == NULL)
+		return -EINVAL;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return -ENOMEM;
+	j->base.run = plugin_job_run;
+	j->call = c;
+	j->gen = c->gen;
+	j->work = work;
+	j->done = done;
+	j->arg = arg;
+	c->refs++;
+	offload_submit(c->pw->off, &j->base);
+	return 0;
+}
+
+static uint64_t
+h_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+h_timer_add(struct rmx_call *c, unsigned ms, rmx_timer_fn *fn, void *arg)
+{
+	struct ptimer *t;
+
+	if (fn == NULL)
+		return -EINVAL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -ENOMEM;
+	t->call = c;
+	t->gen = c->gen;
+	t->due_ms = h_now_ms() + ms;
+	t->fn = fn;
+	t->arg = arg;
+	t->next = c->pw->timers;
+	c->pw->timers = t;
+	c->refs++;
+	return 0;
+}
+
+static int
+h_dns_query(
+    struct rmx_call *c, const char *name, int rrtype, rmx_dns_fn *fn, void *arg)
+{
+	(void)c;
+	(void)name;
+	(void)rrtype;
+	(void)fn;
+	(void)arg;
+	return -ENOSYS; /* the worker's resolver arrives with outbound */
+}
+
+static const struct rmx_host_api host_api = {
+    .size = sizeof(struct rmx_host_api),
+    .abi_version = RMX_PLUGIN_ABI_VERSION,
+    .log = h_log,
+    .get_item = h_get_item,
+    .set_reply = h_set_reply,
+    .complete = h_complete,
+    .post = h_post,
+    .call_alloc = h_call_alloc,
+    .header_get = h_header_get,
+    .header_add = h_header_add,
+    .header_delete = h_header_delete,
+    .body_read = h_body_read,
+    .note_set = h_note_set,
+    .note_get = h_note_get,
+    .session_set = h_session_set,
+    .session_get = h_session_get,
+    .rcpt_replace = h_rcpt_replace,
+    .route_set = h_route_set,
+    .set_auth_user = h_set_auth_user,
+    .offload = h_offload,
+    .timer_add = h_timer_add,
+    .dns_query = h_dns_query,
+    .now_ms = h_now_ms,
+};
+
+/* ---- calls ---- */
+
+static struct rmx_call *
+call_get(struct plugin_worker *pw)
+{
+	struct rmx_call *c = pw->free_calls;
+
+	if (c != NULL) {
+		pw->free_calls = c->next_free;
+	} else {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return NULL;
+		c->pw = pw;
+		c->next_all = pw->all_calls;
+		pw->all_calls = c;
+	}
+	c->gen++;
+	c->running = c->pending = c->cancelled = c->finished = false;
+	c->completed_in_call = false;
+	c->refs = 0;
+	c->allocs = NULL;
+	return c;
+}
+
+static void
+call_put(struct rmx_call *c)
+{
+	struct alloc_node *a, *n;
+
+	if (c->refs > 0)
+		return; /* freed when the last job/timer returns */
+	for (a = c->allocs; a != NULL; a = n) {
+		n = a->next;
+		free(a);
+	}
+	c->allocs = NULL;
+	c->gen++; /* late completions no longer match */
+	c->next_free = c->pw->free_calls;
+	c->pw->free_calls = c;
+}
+
+static void
+finish(struct rmx_call *c, enum rmx_verdict v, bool async)
+{
+	c->finished = true;
+	c->res->verdict = v == RMX_PENDING ? RMX_TEMPFAIL : v;
+	if (async)
+		c->subject.ops->done(c->subject.subj, c->hook, c->res);
+	call_put(c);
+}
+
+/* Run the chain from the current position onwards. */
+static void
+advance(struct rmx_call *c, enum rmx_verdict v)
+{
+	struct plugin_host *ph = c->pw->ph;
+	bool was_async = true;
+
+	for (;;) {
+		size_t idx;
+
+		if (v != RMX_CONTINUE) {
+			finish(c, v, was_async);
+			return;
+		}
+		if (++c->pos >= ph->nchain[c->hook]) {
+			finish(c, RMX_CONTINUE, was_async);
+			return;
+		}
+		idx = ph->chain[c->hook][c->pos];
+		c->running = true;
+		c->completed_in_call = false;
+		v = ph->fn[c->hook][c->pos](c, c->pw->ws[idx]);
+		c->running = false;
+		if (v == RMX_PENDING) {
+			if (c->completed_in_call) {
+				v = c->completed_v;
+				continue;
+			}
+			c->pending = true;
+			return;
+		}
+		if ((unsigned)v > RMX_PENDING) {
+			log_event(LOG_ERR, "plugin",
+			    "plugin=%s msg=\"bad "
+			    "verdict %d, treated as tempfail\"",
+			    ph->pl[idx].name, (int)v);
+			v = RMX_TEMPFAIL;
+		}
+	}
+}
+
+/* plugin_run - run a hook chain */
+int
+plugin_run(struct plugin_worker *pw, int hook,
+    const struct hook_subject *subject, struct hook_result *res,
+    struct rmx_call **pending)
+{
+	struct plugin_host *ph;
+	struct rmx_call *c;
+	size_t idx;
+	enum rmx_verdict v;
+
+	res->verdict = RMX_CONTINUE;
+	*pending = NULL;
+	if (pw == NULL || hook <= 0 || hook > HOOK_MAX)
+		return 0;
+	ph = pw->ph;
+	if (ph->nchain[hook] == 0)
+		return 0;
+	if ((c = call_get(pw)) == NULL) {
+		res->verdict = RMX_TEMPFAIL;
+		return 0;
+	}
+	c->hook = hook;
+	c->subject = *subject;
+	c->res = res;
+	/* First plugins synchronously; the chain goes async only on
+	 * RMX_PENDING. */
+	for (c->pos = 0; c->pos < ph->nchain[hook]; c->pos++) {
+		idx = ph->chain[hook][c->pos];
+		c->running = true;
+		v = ph->fn[hook][c->pos](c, pw->ws[idx]);
+		c->running = false;
+		if (v == RMX_PENDING && c->completed_in_call)
+			v = c->completed_v;
+		if (v == RMX_PENDING) {
+			c->pending = true;
+			*pending = c;
+			return 1;
+		}
+		if ((unsigned)v > RMX_PENDING)
+			v = RMX_TEMPFAIL;
+		if (v != RMX_CONTINUE) {
+			finish(c, v, false);
+			return 0;
+		}
+	}
+	finish(c, RMX_CONTINUE, false);
+	return 0;
+}
+
+/* plugin_cancel - the subject of a pending call is gone */
+void
+plugin_cancel(struct plugin_worker *pw, struct rmx_call *c)
+{
+	const struct rmx_plugin *p;
+
+	if (c == NULL || !c->pending || c->cancelled)
+		return;
+	c->cancelled = true;
+	c->pending = false;
+	p = pw->ph->pl[call_plugin_index(c)].p;
+	if (p->size >=
+		offsetof(struct rmx_plugin, cancel) + sizeof(p->cancel) &&
+	    p->cancel != NULL)
+		p->cancel(c, pw->ws[call_plugin_index(c)]);
+	c->finished = true;
+	call_put(c);
+}
+
+/* plugin_offload_done - an offload job of a plugin returned */
+bool
+plugin_offload_done(struct plugin_worker *pw, struct offload_job *job)
+{
+	struct plugin_job *j = (struct plugin_job *)job;
+	struct rmx_call *c;
+
+	if (job->run != plugin_job_run)
+		return false;
+	(void)pw;
+	c = j->call;
+	c->refs--;
+	if (!c->cancelled && !c->finished && j->gen == c->gen &&
+	    j->done != NULL) {
+		c->running = false;
+		j->done(c, j->arg);
+	}
+	if ((c->cancelled || c->finished) && c->refs == 0 && j->gen == c->gen)
+		call_put(c);
+	free(j);
+	return true;
+}
+
+/* plugin_worker_poll - timers due, posts from other threads */
+void
+plugin_worker_poll(struct plugin_worker *pw)
+{
+	struct post_msg *m, *n;
+	struct ptimer **tp, *t;
+	uint64_t now;
+
+	if (pw == NULL)
+		return;
+	m = atomic_exchange_explicit(&pw->posts, NULL, memory_order_acquire);
+	for (; m != NULL; m = n) {
+		n = m->next;
+		if (m->call->gen == m->gen)
+			h_complete(m->call, m->v);
+		free(m);
+	}
+	if (pw->timers == NULL)
+		return;
+	now = h_now_ms();
+	for (tp = &pw->timers; (t = *tp) != NULL;) {
+		struct rmx_call *c = t->call;
+		if (t->due_ms > now) {
+			tp = &t->next;
+			continue;
+		}
+		*tp = t->next;
+		c->refs--;
+		if (t->gen == c->gen && !c->cancelled && !c->finished)
+			t->fn(c, t->arg);
+		if ((c->cancelled || c->finished) && c->refs == 0 &&
+		    t->gen == c->gen)
+			call_put(c);
+		free(t);
+		tp = &pw->timers; /* fn may have added timers */
+	}
+}
+
+/* ---- loading ---- */
+
+static int
+load_one(struct plugin_host *ph, const struct plugin_cfg *cfg, char *err,
+    size_t errlen)
+{
+	struct loaded *l = &ph->pl[ph->n];
+	const struct rmx_plugin *(*entry)(uint32_t, const char **);
+	const char *why = "no reason given";
+	const struct rmx_plugin *p;
+	char perr[512] = "";
+
+	l->dl = dlopen(cfg->path, RTLD_NOW | RTLD_LOCAL);
+	if (l->dl == NULL) {
+		snprintf(err, errlen, "plugin %s (%s): cannot load: %s",
+		    cfg->name, cfg->path, dlerror());
+		return -1;
+	}
+	*(void **)&entry = dlsym(l->dl, RMX_PLUGIN_ENTRY_NAME);
+	if (entry == NULL) {
+		snprintf(err, errlen,
+		    "plugin %s (%s): no entry symbol %s "
+		    "(not a ringmx plugin, or built for another ABI major)",
+		    cfg->name, cfg->path, RMX_PLUGIN_ENTRY_NAME);
+		return -1;
+	}
+	p = entry(RMX_PLUGIN_ABI_VERSION, &why);
+	if (p == NULL) {
+		snprintf(err, errlen, "plugin %s (%s): refused to load: %s",
+		    cfg->name, cfg->path, why ? why : "no reason given");
+		return -1;
+	}
+	if (p->size < offsetof(struct rmx_plugin, hooks) + sizeof(p->hooks) ||
+	    p->abi_version >> 16 != RMX_PLUGIN_ABI_MAJOR) {
+		snprintf(err, errlen,
+		    "plugin %s (%s): ABI %u.%u, this host "
+		    "runs ABI %u.%u",
+		    cfg->name, cfg->path, p->abi_version >> 16,
+		    p->abi_version & 0xffff, RMX_PLUGIN_ABI_MAJOR,
+		    RMX_PLUGIN_ABI_MINOR);
+		return -1;
+	}
+	if (p->name == NULL || strcmp(p->name, cfg->name) != 0) {
+		snprintf(err, errlen,
+		    "plugin %s (%s): the file provides "
+		    "plugin \"%s\"",
+		    cfg->name, cfg->path, p->name ? p->name : "(null)");
+		return -1;
+	}
+	for (size_t i = 0; i < ph->n; i++) {
+		if (strcmp(ph->pl[i].name, p->name) == 0) {
+			snprintf(err, errlen, "plugin %s (%s): loaded twice",
+			    cfg->name, cfg->path);
+			return -1;
+		}
+	}
+	for (const struct rmx_hook *h = p->hooks; h != NULL && h->id != 0;
+	     h++) {
+		if (h->id <= RMX_HOOK_DISCONNECT && h->fn != NULL)
+			continue;
+		if (h->flags & RMX_HOOK_F_REQUIRED) {
+			snprintf(err, errlen,
+			    "plugin %s (%s): requires hook "
+			    "%u, which this host does not have",
+			    cfg->name, cfg->path, h->id);
+			return -1;
+		}
+	}
+	if (p->init == NULL ||
+	    p->init(&host_api, cfg->kv, &l->state, perr, sizeof(perr)) != 0) {
+		snprintf(err, errlen, "plugin %s (%s): init failed: %s",
+		    cfg->name, cfg->path, perr[0] ? perr : "no reason given");
+		return -1;
+	}
+	l->p = p;
+	l->name = strdup(cfg->name);
+	l->path = strdup(cfg->path);
+	ph->n++;
+	if (l->name == NULL || l->path == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	log_event(LOG_INFO, "plugin_loaded",
+	    "plugin=%s version=%s abi=%u.%u "
+	    "path=%s",
+	    l->name, p->version ? p->version : "-", p->abi_version >> 16,
+	    p->abi_version & 0xffff, l->path);
+	return 0;
+}
+
+static int
+build_chains(struct plugin_host *ph)
+{
+	for (int hook = 1; hook <= HOOK_MAX; hook++) {
+		size_t n = 0;
+		for (size_t i = 0; i < ph->n; i++)
+			for (const struct rmx_hook *h = ph->pl[i].p->hooks;
+			     h->id != 0; h++)
+				n += h->id == (uint32_t)hook && h->fn != NULL;
+		if (n == 0)
+			continue;
+		ph->chain[hook] = calloc(n, sizeof(size_t));
+		ph->fn[hook] = calloc(n, sizeof(rmx_hook_fn *));
+		if (ph->chain[hook] == NULL || ph->fn[hook] == NULL)
+			return -1;
+		for (size_t i = 0; i < ph->n; i++)
+			for (const struct rmx_hook *h = ph->pl[i].p->hooks;
+			     h->id != 0; h++)
+				if (h->id == (uint32_t)hook && h->fn != NULL) {
+					ph->chain[hook][ph->nchain[hook]] = i;
+					ph->fn[hook][ph->nchain[hook]++] =
+					    h->fn;
+				}
+	}
+	return 0;
+}
+
+/* plugin_host_load - load and initialise every plugin, in order */
+struct plugin_host *
+plugin_host_load(
+    const struct plugin_cfg *cfgs, size_t n, char *err, size_t errlen)
+{
+	struct plugin_host *ph = calloc(1, sizeof(*ph));
+
+	if (ph == NULL ||
+	    (n > 0 && (ph->pl = calloc(n, sizeof(*ph->pl))) == NULL)) {
+		free(ph);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (load_one(ph, &cfgs[i], err, errlen) != 0) {
+			if (ph->pl[ph->n].dl != NULL && ph->pl[ph->n].p == NULL)
+				dlclose(ph->pl[ph->n].dl);
+			plugin_host_free(ph);
+			return NULL;
+		}
+	}
+	if (build_chains(ph) != 0) {
+		snprintf(err, errlen, "out of memory");
+		plugin_host_free(ph);
+		return NULL;
+	}
+	return ph;
+}
+
+/* plugin_host_free - fini every plugin and unload it */
+void
+plugin_host_free(struct plugin_host *ph)
+{
+	if (ph == NULL)
+		return;
+	for (size_t i = ph->n; i > 0; i--) {
+		struct loaded *l = &ph->pl[i - 1];
+		if (l->p->fini != NULL)
+			l->p->fini(l->state);
+		/* Not dlclose()d: a plugin's thread-local destructors or
+		 * atexit handlers may still point into it. */
+		free(l->name);
+		free(l->path);
+	}
+	for (int h = 0; h <= HOOK_MAX; h++) {
+		free(ph->chain[h]);
+		free(ph->fn[h]);
+	}
+	free(ph->pl);
+	free(ph);
+}
+
+/* plugin_host_count - number of loaded plugins */
+size_t
+plugin_host_count(const struct plugin_host *ph)
+{
+	return ph ? ph->n : 0;
+}
+
+/* plugin_host_has_hook - whether any plugin registered hook */
+bool
+plugin_host_has_hook(const struct plugin_host *ph, int hook)
+{
+	return ph != NULL && hook > 0 && hook <= HOOK_MAX &&
+	       ph->nchain[hook] > 0;
+}
+
+/* plugin_host_name - name of plugin i */
+const char *
+plugin_host_name(const struct plugin_host *ph, size_t i)
+{
+	return i < ph->n ? ph->pl[i].name : NULL;
+}
+
+/* plugin_worker_new - per-worker instances (worker thread) */
+struct plugin_worker *
+plugin_worker_new(struct plugin_host *ph, unsigned worker, struct offload *off,
+    int notify_fd, char *err, size_t errlen)
+{
+	struct plugin_worker *pw = calloc(1, sizeof(*pw));
+
+	if (pw == NULL ||
+	    (ph->n > 0 && (pw->ws = calloc(ph->n, sizeof(void *))) == NULL)) {
+		free(pw);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pw->ph = ph;
+	pw->worker = worker;
+	pw->off = off;
+	pw->notify_fd = notify_fd;
+	for (size_t i = 0; i < ph->n; i++) {
+		const struct rmx_plugin *p = ph->pl[i].p;
+		if (p->worker_init != NULL &&
+		    p->worker_init(ph->pl[i].state, worker, &pw->ws[i]) != 0) {
+			snprintf(err, errlen,
+			    "plugin %s (%s): worker_init "
+			    "failed on worker %u",
+			    ph->pl[i].name, ph->pl[i].path, worker);
+			for (size_t j = i; j > 0; j--)
+				if (ph->pl[j - 1].p->worker_fini != NULL)
+					ph->pl[j - 1].p->worker_fini(
+					    pw->ws[j - 1]);
+			free(pw->ws);
+			free(pw);
+			return NULL;
+		}
+	}
+	return pw;
+}
+
+/* plugin_worker_free - worker_fini each plugin, free the call pool */
+void
+plugin_worker_free(struct plugin_worker *pw)
+{
+	struct rmx_call *c, *n;
+	struct ptimer *t, *tn;
+	struct post_msg *m, *mn;
+
+	if (pw == NULL)
+		return;
+	for (size_t i = pw->ph->n; i > 0; i--)
+		if (pw->ph->pl[i - 1].p->worker_fini != NULL)
+			pw->ph->pl[i - 1].p->worker_fini(pw->ws[i - 1]);
+	for (t = pw->timers; t != NULL; t = tn) {
+		tn = t->next;
+		free(t);
+	}
+	m = atomic_exchange(&pw->posts, NULL);
+	for (; m != NULL; m = mn) {
+		mn = m->next;
+		free(m);
+	}
+	for (c = pw->all_calls; c != NULL; c = n) {
+		struct alloc_node *a, *an;
+		n = c->next_all;
+		for (a = c->allocs; a != NULL; a = an) {
+			an = a->next;
+			free(a);
+		}
+		free(c);
+	}
+	free(pw->ws);
+	free(pw);
+}
