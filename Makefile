@@ -96,9 +96,23 @@ $(B)/ringmx: $(B)/obj/core/main.o $(REL_OBJS)
 $(BS)/ringmx: $(BS)/obj/core/main.o $(SAN_OBJS)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LIBS)
 
+# ABI test plugins, built against the FROZEN 1.0 header in tests/abi/.
+ABI_SOS := $(BS)/abi/abi_v1_0.so $(BS)/abi/abi_pending.so \
+	$(BS)/abi/bad_major.so \
+	$(BS)/abi/bad_nosym.so $(BS)/abi/bad_refuse.so $(BS)/abi/bad_init.so \
+	$(BS)/abi/bad_required.so
+ABI_CC = $(CC) -std=c17 -Wall -Wextra -Werror -fPIC -shared \
+	-fvisibility=hidden -Wl,-z,defs -Itests/abi
+$(BS)/abi/abi_%.so: tests/abi/abi_%.c tests/abi/plugin-1.0.h
+	@mkdir -p $(dir $@)
+	$(ABI_CC) -o $@ $<
+$(BS)/abi/bad_%.so: tests/abi/abi_bad.c tests/abi/plugin-1.0.h
+	@mkdir -p $(dir $@)
+	$(ABI_CC) -DBAD_$(shell echo $* | tr a-z A-Z) -o $@ $<
+
 SUPPORT_SRCS := $(wildcard tests/support/*.c)
 $(BS)/tests/%: tests/unit/%.c $(SAN_OBJS) $(HDRS) $(SUPPORT_SRCS) \
-		$(PLUGINS_SAN)
+		$(PLUGINS_SAN) $(ABI_SOS)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -Itests/support -Iplugins/common \
 		-Wno-missing-prototypes -o $@ $< $(SUPPORT_SRCS) $(SAN_OBJS) \

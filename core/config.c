@@ -205,6 +205,9 @@ display_file(const struct ctx *c, const char *file, char *out, size_t outsz)
 		snprintf(out, outsz, "%s", file);
 }
 
+static void verr(struct ctx *c, const char *file, unsigned line,
+    const char *key, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 static void
 verr(struct ctx *c, const char *file, unsigned line, const char *key,
     const char *fmt, va_list ap)
@@ -1233,7 +1236,14 @@ read_text(const char *path, char **text, size_t *len)
 
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
-	if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
+	if (fstat(fileno(f), &st) != 0) {
+		int e = errno;
+
+		fclose(f);
+		errno = e;
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
 		fclose(f);
 		errno = EISDIR;
 		return -1;
@@ -1372,7 +1382,7 @@ print_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-/* Sizes as "4G"/"50M"/"64K" when exact, else as an integer literal. */
+/* Sizes as "4G"/"50M"/"64K" when exact, else as a number. */
 static void
 print_size(FILE *out, uint64_t v)
 {
@@ -1384,8 +1394,8 @@ print_size(FILE *out, uint64_t v)
 		fprintf(out, "\"%lluK\"", (unsigned long long)(v / KIB));
 	else if (v <= INT_MAX)
 		fprintf(out, "%llu", (unsigned long long)v);
-	else
-		fprintf(out, "%lluL", (unsigned long long)v);
+	else /* a string: no 32-bit trap, and all 64 bits round-trip */
+		fprintf(out, "\"%llu\"", (unsigned long long)v);
 }
 
 static const char *

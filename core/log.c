@@ -154,9 +154,12 @@ log_event(int level, const char *event, const char *fmt, ...)
 		va_start(ap, fmt);
 		r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 		va_end(ap);
-		if (r < 0)
-			r = 0;
-		n = (size_t)r < sizeof(line) - n ? n + (size_t)r : sizeof(line);
+		if (r <= 0)
+			n--; /* nothing after the event: drop the space */
+		else if ((size_t)r < sizeof(line) - n)
+			n += (size_t)r;
+		else
+			n = sizeof(line);
 	}
 	/* Keep one event on one line whatever the caller passed. */
 	for (size_t i = body; i < n && i < LOG_LINE_MAX; i++)

@@ -6,10 +6,11 @@
  *
  * Not here: anything that acts on a configuration (listeners, storage).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -54,25 +55,24 @@ load_ok(const char *text)
 
 /* Expect text to fail with an error containing every given piece. */
 static void
-expect_err(const char *text, const char *piece, ...)
+expect_err_list(const char *text, const char *const *pieces)
 {
 	struct rmx_config *cfg;
-	va_list ap;
 
 	err[0] = '\0';
 	cfg = config_load_string(text, "test.cfg", err, sizeof(err));
 	if (cfg != NULL) {
 		config_free(cfg);
-		fail_msg("accepted, expected error with \"%s\":\n%s", piece,
+		fail_msg("accepted, expected error with \"%s\":\n%s", pieces[0],
 		    text);
 	}
-	va_start(ap, piece);
-	for (const char *p = piece; p != NULL; p = va_arg(ap, const char *))
-		if (strstr(err, p) == NULL)
+	for (; *pieces != NULL; pieces++)
+		if (strstr(err, *pieces) == NULL)
 			fail_msg("error \"%s\" lacks \"%s\"\n--- text:\n%s",
-			    err, p, text);
-	va_end(ap);
+			    err, *pieces, text);
 }
+#define expect_err(text, ...) \
+	expect_err_list(text, (const char *const[]){__VA_ARGS__, NULL})
 
 static void
 write_file(const char *path, const char *text)
@@ -84,23 +84,29 @@ write_file(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-static char *
-make_tmpdir(void)
+/* Tests that write files get a fresh directory, removed afterwards even
+ * when the test fails. */
+static int
+tmpdir_setup(void **state)
 {
 	char tmpl[] = "/tmp/test_config.XXXXXX";
-	char *d = mkdtemp(tmpl);
 
-	assert_non_null(d);
-	return strdup(d);
+	if (mkdtemp(tmpl) == NULL)
+		return -1;
+	*state = strdup(tmpl);
+	return *state == NULL ? -1 : 0;
 }
 
-static void
-remove_tree(const char *dir)
+static int
+tmpdir_teardown(void **state)
 {
 	char cmd[512];
+	int rc;
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
+	rc = system(cmd);
+	free(*state);
+	return rc == 0 ? 0 : -1;
 }
 
 static char *
@@ -137,8 +143,9 @@ test_embedded_defaults(void **state)
 	assert_string_equal(cfg->source, "<embedded>");
 	assert_non_null(cfg->hostname);
 	assert_true(strlen(cfg->hostname) > 0);
-	assert_int_equal(cfg->workers,
-	    cpus < 1 ? 1 : cpus > 256 ? 256 : (unsigned)cpus);
+	assert_int_equal(cfg->workers, cpus < 1     ? 1
+				       : cpus > 256 ? 256
+						    : (unsigned)cpus);
 	assert_string_equal(cfg->state_dir, "./var");
 	assert_string_equal(cfg->maildir_root, "./var/mail");
 	assert_null(cfg->log_file);
@@ -284,10 +291,10 @@ check_full(const struct rmx_config *cfg)
 static void
 test_full_file(void **state)
 {
-	char *dir = make_tmpdir(), path[256];
+	const char *dir = *state;
+	char path[256];
 	struct rmx_config *cfg;
 
-	(void)state;
 	snprintf(path, sizeof(path), "%s/ringmx.conf", dir);
 	write_file(path, full_text);
 	cfg = config_load(path, err, sizeof(err));
@@ -296,25 +303,24 @@ test_full_file(void **state)
 	assert_string_equal(cfg->source, path);
 	check_full(cfg);
 	config_free(cfg);
-	remove_tree(dir);
-	free(dir);
 }
 
 static void
 test_include_relative(void **state)
 {
-	char *dir = make_tmpdir(), path[256], cwd[1024], want[512];
+	const char *dir = *state;
+	char path[256], cwd[1024], want[512];
 	struct rmx_config *cfg;
 
-	(void)state;
 	snprintf(path, sizeof(path), "%s/etc", dir);
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/etc/conf.d", dir);
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/etc/conf.d/listen.cfg", dir);
-	write_file(path, "listeners = (\n"
-			 "  { address = \"127.0.0.1:2600\"; mode = \"submission\"; }\n"
-			 ");\n");
+	write_file(path,
+	    "listeners = (\n"
+	    "  { address = \"127.0.0.1:2600\"; mode = \"submission\"; }\n"
+	    ");\n");
 	snprintf(path, sizeof(path), "%s/etc/conf.d/limits.cfg", dir);
 	write_file(path, "rcpt_max = 77;\nmessage_max = \"3M\";\n");
 	snprintf(path, sizeof(path), "%s/etc/conf.d/bad.cfg", dir);
@@ -352,24 +358,35 @@ test_include_relative(void **state)
 		fail_msg("\"%s\" lacks \"%s\"", err, want);
 	assert_non_null(strstr(err, "limits.rcpt_maxx: unknown key"));
 
+	/* So does a wrapped integer literal in an included file. */
+	snprintf(want, sizeof(want), "%s/etc/conf.d/wide.cfg", dir);
+	write_file(want, "rcpt_max = 5;\nmessage_max =\n  5000000000;\n");
+	write_file(path, LISTENER "limits = {\n"
+				  "@include \"conf.d/wide.cfg\"\n"
+				  "};\n");
+	cfg = config_load(path, err, sizeof(err));
+	assert_null(cfg);
+	snprintf(want, sizeof(want),
+	    "%s/etc/conf.d/wide.cfg:3: limits.message_max: integer 5000000000",
+	    dir);
+	if (strstr(err, want) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", err, want);
+
 	/* A missing include is a parse error naming the including file. */
 	write_file(path, LISTENER "\n@include \"conf.d/none.cfg\"\n");
 	cfg = config_load(path, err, sizeof(err));
 	assert_null(cfg);
 	assert_non_null(strstr(err, "ringmx.conf:3: "));
 	assert_non_null(strstr(err, "include"));
-
-	remove_tree(dir);
-	free(dir);
 }
 
 static void
 test_unknown_keys(void **state)
 {
-	char *dir = make_tmpdir(), path[256];
+	const char *dir = *state;
+	char path[256];
 	struct rmx_config *cfg;
 
-	(void)state;
 	/* Top level, through a real file so the file name is the path. */
 	snprintf(path, sizeof(path), "%s/unknown.conf", dir);
 	write_file(path, LISTENER "hold = false;\n"
@@ -378,57 +395,55 @@ test_unknown_keys(void **state)
 	assert_null(cfg);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "unknown.conf:3: holdd: unknown key"));
-	remove_tree(dir);
-	free(dir);
 
 	expect_err("listeners = (\n"
 		   "  { address = \"127.0.0.1:25\"; },\n"
 		   "  { address = \"127.0.0.1:26\";\n"
 		   "    colour = \"blue\"; }\n"
 		   ");\n",
-	    "test.cfg:4: ", "listeners.[1].colour", "unknown key", NULL);
+	    "test.cfg:4: ", "listeners.[1].colour", "unknown key");
 	expect_err(LISTENER "limits = {\n"
 			    "  line_max = 600;\n"
 			    "  message_maxx = 5;\n"
 			    "};\n",
-	    "test.cfg:4: ", "limits.message_maxx", "unknown key", NULL);
+	    "test.cfg:4: ", "limits.message_maxx", "unknown key");
 	/* Keys of one group are not known in another. */
-	expect_err(LISTENER "limits = { hold = true; };\n", "test.cfg:2: ",
-	    "limits.hold: unknown key", NULL);
-	expect_err(LISTENER "rcpt_max = 10;\n", "test.cfg:2: ",
-	    "rcpt_max: unknown key", NULL);
+	expect_err(LISTENER "limits = { hold = true; };\n",
+	    "test.cfg:2: ", "limits.hold: unknown key");
+	expect_err(LISTENER "rcpt_max = 10;\n",
+	    "test.cfg:2: ", "rcpt_max: unknown key");
 }
 
 static void
 test_wrong_types(void **state)
 {
 	(void)state;
-	expect_err(LISTENER "workers = \"4\";\n", "test.cfg:2: ",
-	    "workers: expected an integer, got a string", NULL);
-	expect_err(LISTENER "hold = 1;\n", "test.cfg:2: ",
-	    "hold: expected a boolean", NULL);
-	expect_err(LISTENER "state_dir = 5;\n", "test.cfg:2: ",
-	    "state_dir: expected a string, got an integer", NULL);
-	expect_err(LISTENER "log_level = 7;\n", "test.cfg:2: ",
-	    "log_level: expected a string", NULL);
-	expect_err(LISTENER "limits = 5;\n", "test.cfg:2: ",
-	    "limits: expected a group", NULL);
+	expect_err(LISTENER "workers = \"4\";\n",
+	    "test.cfg:2: ", "workers: expected an integer, got a string");
+	expect_err(
+	    LISTENER "hold = 1;\n", "test.cfg:2: ", "hold: expected a boolean");
+	expect_err(LISTENER "state_dir = 5;\n",
+	    "test.cfg:2: ", "state_dir: expected a string, got an integer");
+	expect_err(LISTENER "log_level = 7;\n",
+	    "test.cfg:2: ", "log_level: expected a string");
+	expect_err(LISTENER "limits = 5;\n",
+	    "test.cfg:2: ", "limits: expected a group");
 	expect_err(LISTENER "limits = { rcpt_max = 1.5; };\n", "test.cfg:2: ",
-	    "limits.rcpt_max: expected an integer, got a float", NULL);
+	    "limits.rcpt_max: expected an integer, got a float");
 	expect_err(LISTENER "limits = { message_max = true; };\n",
-	    "test.cfg:2: ", "limits.message_max: expected a size", NULL);
+	    "test.cfg:2: ", "limits.message_max: expected a size");
 	expect_err(LISTENER "local_domains = \"example.org\";\n",
-	    "test.cfg:2: ", "local_domains: expected an array", NULL);
-	expect_err(LISTENER "local_domains = [ 1, 2 ];\n", "test.cfg:2: ",
-	    "local_domains.[0]: expected a string", NULL);
+	    "test.cfg:2: ", "local_domains: expected an array");
+	expect_err(LISTENER "local_domains = [ 1, 2 ];\n",
+	    "test.cfg:2: ", "local_domains.[0]: expected a string");
 	expect_err("listeners = { address = \"127.0.0.1:25\"; };\n",
-	    "test.cfg:1: ", "listeners: expected a list", NULL);
-	expect_err("listeners = ( \"127.0.0.1:25\" );\n", "test.cfg:1: ",
-	    "listeners.[0]: expected a group", NULL);
-	expect_err("listeners = ( { address = 25; } );\n", "test.cfg:1: ",
-	    "listeners.[0].address: expected a string", NULL);
-	expect_err(LISTENER "hostname = [ \"a\" ];\n", "test.cfg:2: ",
-	    "hostname: expected a string, got an array", NULL);
+	    "test.cfg:1: ", "listeners: expected a list");
+	expect_err("listeners = ( \"127.0.0.1:25\" );\n",
+	    "test.cfg:1: ", "listeners.[0]: expected a group");
+	expect_err("listeners = ( { address = 25; } );\n",
+	    "test.cfg:1: ", "listeners.[0].address: expected a string");
+	expect_err(LISTENER "hostname = [ \"a\" ];\n",
+	    "test.cfg:2: ", "hostname: expected a string, got an array");
 }
 
 static void
@@ -470,15 +485,16 @@ test_bad_addresses(void **state)
 		    "                address = \"%s\"; } );\n",
 		    bad[i].addr);
 		snprintf(quoted, sizeof(quoted), "\"%s\"", bad[i].addr);
-		expect_err(text, "test.cfg:3: ", "listeners.[0].address: ",
-		    quoted, bad[i].why, NULL);
+		expect_err(text,
+		    "test.cfg:3: ", "listeners.[0].address: ", quoted,
+		    bad[i].why);
 	}
-	expect_err("listeners = ( { mode = \"smtp\"; } );\n", "test.cfg:1: ",
-	    "listeners.[0]: address is required", NULL);
-	expect_err("listeners = ( );\n", "test.cfg:1: ",
-	    "listeners: at least one listener", NULL);
-	expect_err("hold = true;\n", "test.cfg: ", "listeners: ",
-	    "at least one listener", NULL);
+	expect_err("listeners = ( { mode = \"smtp\"; } );\n",
+	    "test.cfg:1: ", "listeners.[0]: address is required");
+	expect_err("listeners = ( );\n",
+	    "test.cfg:1: ", "listeners: at least one listener");
+	expect_err("hold = true;\n",
+	    "test.cfg: ", "listeners: ", "at least one listener");
 }
 
 static void
@@ -490,10 +506,10 @@ test_bad_mode(void **state)
 		   "    mode = \"lmtp\"; }\n"
 		   ");\n",
 	    "test.cfg:3: ", "listeners.[0].mode: ", "\"lmtp\"",
-	    "not a listener mode", NULL);
+	    "not a listener mode");
 	expect_err("listeners = ( { address = \"127.0.0.1:25\"; "
 		   "mode = \"SMTP\"; } );\n",
-	    "test.cfg:1: ", "listeners.[0].mode", NULL);
+	    "test.cfg:1: ", "listeners.[0].mode");
 }
 
 static void
@@ -506,14 +522,14 @@ test_duplicate_listener(void **state)
 		   "  { mode = \"submission\";\n"
 		   "    address = \"127.0.0.1:25\"; }\n"
 		   ");\n",
-	    "test.cfg:5: ", "listeners.[2].address: ", "duplicates listeners.[0]",
-	    NULL);
+	    "test.cfg:5: ", "listeners.[2].address: ",
+	    "duplicates listeners.[0]");
 	/* The same address spelt differently is still the same. */
 	expect_err("listeners = (\n"
 		   "  { address = \"[::1]:25\"; },\n"
 		   "  { address = \"[0:0:0:0:0:0:0:1]:25\"; }\n"
 		   ");\n",
-	    "test.cfg:3: ", "listeners.[1].address", "duplicates", NULL);
+	    "test.cfg:3: ", "listeners.[1].address", "duplicates");
 	/* Same IP, other port; same port, other family: both fine. */
 	config_free(load_ok("listeners = (\n"
 			    "  { address = \"127.0.0.1:25\"; },\n"
@@ -581,8 +597,8 @@ test_size_suffixes(void **state)
 		snprintf(text, sizeof(text),
 		    LISTENER "limits = {\n  message_max = %s;\n};\n",
 		    bad[i].text);
-		expect_err(text, "test.cfg:3: ", "limits.message_max: ",
-		    bad[i].why, NULL);
+		expect_err(
+		    text, "test.cfg:3: ", "limits.message_max: ", bad[i].why);
 	}
 	/* The same rules for queue_map_size, a size_t. */
 	{
@@ -593,8 +609,8 @@ test_size_suffixes(void **state)
 		config_free(cfg);
 	}
 	/* A wrapped literal is caught whatever key it is in. */
-	expect_err(LISTENER "workers = 4294967297;\n", "test.cfg:2: ",
-	    "workers: integer 4294967297 does not fit", NULL);
+	expect_err(LISTENER "workers = 4294967297;\n",
+	    "test.cfg:2: ", "workers: integer 4294967297 does not fit");
 	/* ... but numbers in strings and names are not literals. */
 	config_free(load_ok(LISTENER "state_dir = \"/v/99999999999\";\n"
 				     "# 99999999999 in a comment\n"
@@ -630,21 +646,21 @@ test_limits_minimums(void **state)
 		    LISTENER "limits = {\n  %s = %s;\n};\n", rows[i].key,
 		    rows[i].low);
 		snprintf(key, sizeof(key), "limits.%s: ", rows[i].key);
-		expect_err(text, "test.cfg:3: ", key, "must be at least", NULL);
+		expect_err(text, "test.cfg:3: ", key, "must be at least");
 		snprintf(text, sizeof(text),
 		    LISTENER "limits = {\n  %s = %s;\n};\n", rows[i].key,
 		    rows[i].ok);
 		config_free(load_ok(text));
 	}
-	expect_err(LISTENER "queue_map_size = \"1023K\";\n", "test.cfg:2: ",
-	    "queue_map_size: must be at least 1048576", NULL);
+	expect_err(LISTENER "queue_map_size = \"1023K\";\n",
+	    "test.cfg:2: ", "queue_map_size: must be at least 1048576");
 	config_free(load_ok(LISTENER "queue_map_size = \"1M\";\n"));
-	expect_err(LISTENER "workers = 0;\n", "test.cfg:2: ",
-	    "workers: must be at least 1", NULL);
-	expect_err(LISTENER "workers = 257;\n", "test.cfg:2: ",
-	    "workers: must be at most 256", NULL);
+	expect_err(LISTENER "workers = 0;\n",
+	    "test.cfg:2: ", "workers: must be at least 1");
+	expect_err(LISTENER "workers = 257;\n",
+	    "test.cfg:2: ", "workers: must be at most 256");
 	expect_err(LISTENER "limits = { rcpt_max = 4294967296L; };\n",
-	    "limits.rcpt_max: must be at most 4294967295", NULL);
+	    "limits.rcpt_max: must be at most 4294967295");
 }
 
 static void
@@ -672,27 +688,28 @@ test_other_values(void **state)
 		assert_int_equal(cfg->log_level, levels[i].level);
 		config_free(cfg);
 	}
-	expect_err(LISTENER "log_level = \"verbose\";\n", "test.cfg:2: ",
-	    "log_level: \"verbose\" is not a log level", NULL);
+	expect_err(LISTENER "log_level = \"verbose\";\n",
+	    "test.cfg:2: ", "log_level: \"verbose\" is not a log level");
 	expect_err(LISTENER "hostname = \"mx_1.example.org\";\n",
-	    "test.cfg:2: ", "hostname: ", "not a valid domain", NULL);
-	expect_err(LISTENER "hostname = \"\";\n", "hostname: ",
-	    "not a valid domain", NULL);
-	expect_err(LISTENER "hostname = \"192.0.2.1\";\n", "hostname: ",
-	    "not a valid domain", NULL);
-	expect_err(LISTENER "state_dir = \"\";\n", "test.cfg:2: ",
-	    "state_dir: must not be empty", NULL);
+	    "test.cfg:2: ", "hostname: ", "not a valid domain");
+	expect_err(
+	    LISTENER "hostname = \"\";\n", "hostname: ", "not a valid domain");
+	expect_err(LISTENER "hostname = \"192.0.2.1\";\n",
+	    "hostname: ", "not a valid domain");
+	expect_err(LISTENER "state_dir = \"\";\n",
+	    "test.cfg:2: ", "state_dir: must not be empty");
 	expect_err(LISTENER "local_domains = [ \"ok.example\",\n"
 			    "  \"-bad.example\" ];\n",
-	    "test.cfg:3: ", "local_domains.[1]: ", "not a valid domain", NULL);
+	    "test.cfg:3: ", "local_domains.[1]: ", "not a valid domain");
 	expect_err(LISTENER "local_domains = [ \"a..b\" ];\n",
-	    "local_domains.[0]", "not a valid domain", NULL);
-	expect_err(LISTENER "local_domains = [ \"a.example\", \"A.Example.\" ];\n",
-	    "local_domains.[1]: ", "listed twice", NULL);
+	    "local_domains.[0]", "not a valid domain");
+	expect_err(LISTENER
+	    "local_domains = [ \"a.example\", \"A.Example.\" ];\n",
+	    "local_domains.[1]: ", "listed twice");
 	{
 		/* A list works as well as an array; an empty one is allowed. */
-		struct rmx_config *cfg = load_ok(
-		    LISTENER "local_domains = ( \"x.example\", \"y.example\" );\n");
+		struct rmx_config *cfg = load_ok(LISTENER
+		    "local_domains = ( \"x.example\", \"y.example\" );\n");
 
 		assert_int_equal(cfg->nlocal_domains, 2);
 		config_free(cfg);
@@ -707,16 +724,16 @@ static void
 test_syntax_and_io_errors(void **state)
 {
 	struct rmx_config *cfg;
-	char *dir = make_tmpdir(), path[256];
+	const char *dir = *state;
+	char path[256];
 
-	(void)state;
 	expect_err(LISTENER "hold = true\n"
 			    "limits = { line_max = ; };\n",
-	    "test.cfg:3: ", "syntax error", NULL);
-	expect_err(LISTENER "\"x\" = 1;\n", "test.cfg:2: ", NULL);
-	expect_err(LISTENER "hold = true;\nhold = false;\n", "test.cfg:3: ",
-	    "duplicate", NULL);
-	expect_err("", "listeners", NULL);
+	    "test.cfg:3: ", "syntax error");
+	expect_err(LISTENER "\"x\" = 1;\n", "test.cfg:2: ");
+	expect_err(LISTENER "hold = true;\nhold = false;\n",
+	    "test.cfg:3: ", "duplicate");
+	expect_err("", "listeners");
 
 	cfg = config_load("/nonexistent/ringmx.conf", err, sizeof(err));
 	assert_null(cfg);
@@ -740,8 +757,6 @@ test_syntax_and_io_errors(void **state)
 
 	/* No error buffer at all is fine too. */
 	assert_null(config_load_string("bogus = 1;", "x", NULL, 0));
-	remove_tree(dir);
-	free(dir);
 }
 
 static void
@@ -753,6 +768,8 @@ test_round_trip(void **state)
 	    "state_dir = \"/tmp/we\\\"ird\\\\dir\\ttab\\x01\";\n"
 	    "local_domains = [ ];\n"
 	    "limits = { line_max = 513; message_max = 3000000001L; };\n",
+	    LISTENER "limits = { message_max = \"18446744073709551615\"; };\n"
+		     "queue_map_size = \"1048577\";\n",
 	};
 	struct rmx_config *cfg, *again;
 	char *first, *second;
@@ -766,9 +783,15 @@ test_round_trip(void **state)
 		assert_string_equal(first, second);
 		if (i == 0)
 			check_full(again);
+		else if (i == 2)
+			assert_int_equal(again->limits.message_max, UINT64_MAX);
 		else
 			assert_string_equal(
 			    again->state_dir, "/tmp/we\"ird\\dir\ttab\x01");
+		/* Control characters are printed escaped, not raw. */
+		if (i == 1)
+			assert_non_null(strstr(
+			    first, "\"/tmp/we\\\"ird\\\\dir\\ttab\\x01\";"));
 		config_free(cfg);
 		config_free(again);
 		free(first);
@@ -831,9 +854,12 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_embedded_defaults),
 	    cmocka_unit_test(test_minimal_defaults),
-	    cmocka_unit_test(test_full_file),
-	    cmocka_unit_test(test_include_relative),
-	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test_setup_teardown(
+		test_full_file, tmpdir_setup, tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_include_relative, tmpdir_setup, tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_unknown_keys, tmpdir_setup, tmpdir_teardown),
 	    cmocka_unit_test(test_wrong_types),
 	    cmocka_unit_test(test_bad_addresses),
 	    cmocka_unit_test(test_bad_mode),
@@ -841,7 +867,8 @@ main(void)
 	    cmocka_unit_test(test_size_suffixes),
 	    cmocka_unit_test(test_limits_minimums),
 	    cmocka_unit_test(test_other_values),
-	    cmocka_unit_test(test_syntax_and_io_errors),
+	    cmocka_unit_test_setup_teardown(
+		test_syntax_and_io_errors, tmpdir_setup, tmpdir_teardown),
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_local_domain_matching),
 	};
