@@ -15,6 +15,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wimplicit-fallthrough -Wnull-dereference
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -g $(WARN) -fno-common -pthread \
 	-Icore -Istorage -Idns -Iinclude -DRINGMX_VERSION=\"$(VERSION)\" \
+	-DRINGMX_PLUGIN_DIR=\"$(PREFIX)/lib/ringmx/plugins\" \
 	$(PKG_CFLAGS)
 HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 REL_CFLAGS := $(BASE_CFLAGS) -O2 $(HARDEN) $(CFLAGS)

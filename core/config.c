@@ -98,6 +98,12 @@ static int parse_address(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_mode(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_listener_auth(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_relay_networks(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_plugins(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 
 #define CFG(f) offsetof(struct rmx_config, f)
 #define LIM(f) offsetof(struct rmx_limits, f)
@@ -115,11 +121,16 @@ static const struct key top_keys[] = {
     {"listeners", parse_listeners, 0, 0, 0},
     {"local_domains", parse_local_domains, 0, 0, 0},
     {"limits", parse_limits, CFG(limits), 0, 0},
+    {"relay_networks", parse_relay_networks, 0, 0, 0},
+    {"plugin_dir", parse_string, CFG(plugin_dir), 0, 0},
+    {"plugins", parse_plugins, 0, 0, 0},
 };
 
 static const struct key listener_keys[] = {
     {"address", parse_address, 0, 0, 0},
     {"mode", parse_mode, LST(mode), 0, 0},
+    {"auth", parse_listener_auth, LST(auth), 0, 0},
+    {"auth_plaintext", parse_bool, LST(auth_plaintext), 0, 0},
 };
 
 static const struct key limit_keys[] = {
@@ -137,6 +148,10 @@ static const struct key limit_keys[] = {
     {"timeout_data", parse_uint, LIM(timeout_data), 1, UINT_MAX},
     {"timeout_session", parse_uint, LIM(timeout_session), 1, UINT_MAX},
     {"shutdown_grace", parse_uint, LIM(shutdown_grace), 1, UINT_MAX},
+    {"auth_failures_per_ip", parse_uint, LIM(auth_failures_per_ip), 0,
+	UINT16_MAX},
+    {"auth_failure_window", parse_uint, LIM(auth_failure_window), 1,
+	UINT_MAX},
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -761,6 +776,220 @@ parse_listeners(
 }
 
 static int
+parse_listener_auth(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	struct rmx_listener_cfg *l =
+	    (struct rmx_listener_cfg *)((char *)dst - LST(auth));
+
+	if (parse_bool(c, s, dst, k) != 0)
+		return -1;
+	l->auth_explicit = true;
+	return 0;
+}
+
+static int
+parse_relay_networks(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	struct rmx_config *cfg = c->cfg;
+	int type = config_setting_type(s), n;
+
+	(void)dst;
+	(void)k;
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+		return serr(c, s, "expected an array of strings, got %s",
+		    type_name(type));
+	n = config_setting_length(s);
+	if (n <= 0)
+		return 0;
+	cfg->relay_networks = calloc((size_t)n, sizeof(*cfg->relay_networks));
+	if (cfg->relay_networks == NULL)
+		return serr(c, s, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
+
+		if (want_type(c, e, CONFIG_TYPE_STRING, "a string") != 0)
+			return -1;
+		if (cidr_parse(config_setting_get_string(e),
+			&cfg->relay_networks[cfg->nrelay_networks]) != 0)
+			return serr(c, e,
+			    "\"%s\" is not an address or network (e.g. "
+			    "\"192.0.2.0/24\", \"2001:db8::/32\")",
+			    config_setting_get_string(e));
+		cfg->nrelay_networks++;
+	}
+	return 0;
+}
+
+static bool
+plugin_name_ok(const char *n)
+{
+	if (*n == '\0' || strlen(n) > 64)
+		return false;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9') ||
+			*n == '_'))
+			return false;
+	return true;
+}
+
+/* A scalar setting as text (plugins get strings). NULL: not a scalar. */
+static char *
+scalar_text(const config_setting_t *s)
+{
+	char buf[64];
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_STRING:
+		return strdup(config_setting_get_string(s));
+	case CONFIG_TYPE_INT:
+		snprintf(buf, sizeof(buf), "%d", config_setting_get_int(s));
+		return strdup(buf);
+	case CONFIG_TYPE_INT64:
+		snprintf(buf, sizeof(buf), "%lld",
+		    (long long)config_setting_get_int64(s));
+		return strdup(buf);
+	case CONFIG_TYPE_FLOAT:
+		snprintf(buf, sizeof(buf), "%g", config_setting_get_float(s));
+		return strdup(buf);
+	case CONFIG_TYPE_BOOL:
+		return strdup(config_setting_get_bool(s) ? "true" : "false");
+	default:
+		return NULL;
+	}
+}
+
+static int
+plugin_kv_add(struct ctx *c, const config_setting_t *s, struct plugin_cfg *p,
+    const char *key, char *value)
+{
+	struct rmx_kv *nkv;
+
+	if (value == NULL)
+		return serr(c, s, "out of memory");
+	nkv = realloc(p->kv, (p->nkv + 2) * sizeof(*nkv));
+	if (nkv == NULL) {
+		free(value);
+		return serr(c, s, "out of memory");
+	}
+	p->kv = nkv;
+	p->kv[p->nkv].key = strdup(key);
+	p->kv[p->nkv].value = value;
+	p->kv[p->nkv + 1] = (struct rmx_kv){NULL, NULL};
+	if (p->kv[p->nkv].key == NULL) {
+		free(value);
+		return serr(c, s, "out of memory");
+	}
+	p->nkv++;
+	return 0;
+}
+
+static int
+parse_plugins(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	struct rmx_config *cfg = c->cfg;
+	int n;
+
+	(void)dst;
+	(void)k;
+	if (want_type(c, s, CONFIG_TYPE_LIST,
+		"a list of groups, as in ( { name = \"...\"; } )") != 0)
+		return -1;
+	n = config_setting_length(s);
+	if (n <= 0)
+		return 0;
+	cfg->plugins = calloc((size_t)n, sizeof(*cfg->plugins));
+	if (cfg->plugins == NULL)
+		return serr(c, s, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
+		struct plugin_cfg *p = &cfg->plugins[i];
+		char src[512], file[256];
+		int m;
+
+		cfg->nplugins = (size_t)i + 1;
+		if (want_type(c, e, CONFIG_TYPE_GROUP,
+			"a group, as in { name = \"...\"; }") != 0)
+			return -1;
+		display_file(c, config_setting_source_file(e), file,
+		    sizeof(file));
+		snprintf(src, sizeof(src), "%s:%u", file,
+		    config_setting_source_line(e));
+		if ((p->source = strdup(src)) == NULL)
+			return serr(c, e, "out of memory");
+		m = config_setting_length(e);
+		for (int j = 0; j < m; j++) {
+			const config_setting_t *v =
+			    config_setting_get_elem(e, (unsigned)j);
+			const char *key = config_setting_name(v);
+			int t = config_setting_type(v);
+
+			if (strcmp(key, "name") == 0 ||
+			    strcmp(key, "path") == 0) {
+				if (want_type(c, v, CONFIG_TYPE_STRING,
+					"a string") != 0)
+					return -1;
+				if (key[0] == 'n') {
+					if (!plugin_name_ok(
+						config_setting_get_string(v)))
+						return serr(c, v,
+						    "plugin names are "
+						    "[a-z0-9_]+");
+					p->name = strdup(
+					    config_setting_get_string(v));
+				} else {
+					p->path = strdup(
+					    config_setting_get_string(v));
+				}
+				if ((key[0] == 'n' ? p->name : p->path) ==
+				    NULL)
+					return serr(c, v, "out of memory");
+				continue;
+			}
+			if (t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST) {
+				int q = config_setting_length(v);
+				for (int r = 0; r < q; r++) {
+					const config_setting_t *el =
+					    config_setting_get_elem(
+						v, (unsigned)r);
+					char *txt = scalar_text(el);
+					if (txt == NULL)
+						return serr(c, el,
+						    "plugin settings are "
+						    "scalars or lists of "
+						    "scalars");
+					if (plugin_kv_add(c, el, p, key, txt))
+						return -1;
+				}
+				continue;
+			}
+			if (t == CONFIG_TYPE_GROUP)
+				return serr(c, v,
+				    "plugin settings are scalars or lists of "
+				    "scalars");
+			if (plugin_kv_add(c, v, p, key, scalar_text(v)) != 0)
+				return -1;
+		}
+		if (p->name == NULL)
+			return serr(c, e, "name is required");
+		for (int j = 0; j < i; j++)
+			if (strcmp(cfg->plugins[j].name, p->name) == 0)
+				return serr(c, e, "plugin \"%s\" is listed "
+				    "twice", p->name);
+		if (p->kv == NULL) {
+			p->kv = calloc(1, sizeof(*p->kv));
+			if (p->kv == NULL)
+				return serr(c, e, "out of memory");
+		}
+	}
+	return 0;
+}
+
+static int
 parse_local_domains(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
 {
@@ -1134,6 +1363,8 @@ config_defaults(struct rmx_config *cfg)
 	    .timeout_data = 180,
 	    .timeout_session = 3600,
 	    .shutdown_grace = 30,
+	    .auth_failures_per_ip = 5,
+	    .auth_failure_window = 900,
 	};
 }
 
@@ -1164,6 +1395,25 @@ config_finish(struct ctx *c)
 			return ferr(
 			    c, NULL, 0, "local_domains", "out of memory");
 		cfg->nlocal_domains = 1;
+	}
+	if (cfg->plugin_dir == NULL &&
+	    (cfg->plugin_dir = strdup(RINGMX_PLUGIN_DIR)) == NULL)
+		return ferr(c, NULL, 0, "plugin_dir", "out of memory");
+	for (size_t i = 0; i < cfg->nplugins; i++) {
+		struct plugin_cfg *p = &cfg->plugins[i];
+		size_t n;
+
+		if (p->path != NULL)
+			continue;
+		n = strlen(cfg->plugin_dir) + strlen(p->name) + 5;
+		if ((p->path = malloc(n)) == NULL)
+			return ferr(c, NULL, 0, "plugins", "out of memory");
+		snprintf(p->path, n, "%s/%s.so", cfg->plugin_dir, p->name);
+	}
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		struct rmx_listener_cfg *l = &cfg->listeners[i];
+		if (!l->auth_explicit)
+			l->auth = l->mode != LISTEN_SMTP;
 	}
 	if (cfg->hostname == NULL &&
 	    (cfg->hostname = default_hostname()) == NULL)
@@ -1437,8 +1687,11 @@ config_print(const struct rmx_config *cfg, FILE *out)
 
 		fputs("\t{ address = ", out);
 		print_string(out, cfg->listeners[i].address);
-		fprintf(out, "; mode = \"%s\"; }%s\n",
+		fprintf(out,
+		    "; mode = \"%s\"; auth = %s; auth_plaintext = %s; }%s\n",
 		    m < NKEYS(mode_names) ? mode_names[m] : "smtp",
+		    cfg->listeners[i].auth ? "true" : "false",
+		    cfg->listeners[i].auth_plaintext ? "true" : "false",
 		    i + 1 < cfg->nlisteners ? "," : "");
 	}
 	fputs(");\nlocal_domains = [", out);
@@ -1458,10 +1711,53 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	    ";\n\trcpt_max = %u;\n\tconn_max = %u;\n\tconn_per_ip = %u;\n"
 	    "\tcmds_max = %u;\n\terrors_max = %u;\n\thops_max = %u;\n"
 	    "\ttimeout_command = %u;\n\ttimeout_data = %u;\n"
-	    "\ttimeout_session = %u;\n\tshutdown_grace = %u;\n};\n",
+	    "\ttimeout_session = %u;\n\tshutdown_grace = %u;\n"
+	    "\tauth_failures_per_ip = %u;\n\tauth_failure_window = %u;\n};\n",
 	    l->rcpt_max, l->conn_max, l->conn_per_ip, l->cmds_max,
 	    l->errors_max, l->hops_max, l->timeout_command, l->timeout_data,
-	    l->timeout_session, l->shutdown_grace);
+	    l->timeout_session, l->shutdown_grace, l->auth_failures_per_ip,
+	    l->auth_failure_window);
+	fputs("relay_networks = [", out);
+	for (size_t i = 0; i < cfg->nrelay_networks; i++) {
+		char net[64];
+		cidr_format(&cfg->relay_networks[i], net, sizeof(net));
+		fputs(i > 0 ? ", " : " ", out);
+		print_string(out, net);
+	}
+	fputs(" ];\nplugin_dir = ", out);
+	print_string(out, cfg->plugin_dir);
+	fputs(";\nplugins = (", out);
+	for (size_t i = 0; i < cfg->nplugins; i++) {
+		const struct plugin_cfg *p = &cfg->plugins[i];
+		fputs(i > 0 ? ",\n\t{ name = " : "\n\t{ name = ", out);
+		print_string(out, p->name);
+		fputs("; path = ", out);
+		print_string(out, p->path);
+		fputs(";", out);
+		for (size_t j = 0; j < p->nkv; j++) {
+			size_t cnt = 0;
+			bool first = true;
+			for (size_t q = 0; q < j; q++)
+				if (strcmp(p->kv[q].key, p->kv[j].key) == 0)
+					first = false;
+			if (!first)
+				continue;
+			for (size_t q = j; q < p->nkv; q++)
+				cnt += strcmp(p->kv[q].key, p->kv[j].key) == 0;
+			fprintf(out, " %s = %s", p->kv[j].key,
+			    cnt > 1 ? "[ " : "");
+			for (size_t q = j, w = 0; q < p->nkv; q++) {
+				if (strcmp(p->kv[q].key, p->kv[j].key) != 0)
+					continue;
+				if (w++ > 0)
+					fputs(", ", out);
+				print_string(out, p->kv[q].value);
+			}
+			fputs(cnt > 1 ? " ];" : ";", out);
+		}
+		fputs(" }", out);
+	}
+	fputs(cfg->nplugins ? "\n);\n" : " );\n", out);
 }
 
 /* config_free - free a configuration and everything it owns */
@@ -1481,6 +1777,20 @@ config_free(struct rmx_config *cfg)
 	for (size_t i = 0; i < cfg->nlocal_domains; i++)
 		free(cfg->local_domains[i]);
 	free(cfg->local_domains);
+	free(cfg->relay_networks);
+	free(cfg->plugin_dir);
+	for (size_t i = 0; i < cfg->nplugins; i++) {
+		struct plugin_cfg *p = &cfg->plugins[i];
+		free(p->name);
+		free(p->path);
+		free(p->source);
+		for (size_t j = 0; j < p->nkv; j++) {
+			free((char *)p->kv[j].key);
+			free((char *)p->kv[j].value);
+		}
+		free(p->kv);
+	}
+	free(cfg->plugins);
 	free(cfg);
 }
 

@@ -31,6 +31,7 @@ struct rmx_listener_cfg {
 	enum listener_mode mode;
 	bool auth;	     /* offer AUTH (default: true on submission(s)) */
 	bool auth_plaintext; /* allow AUTH without TLS (default false) */
+	bool auth_explicit;  /* auth was set in the file (not defaulted) */
 };
 
 struct rmx_limits {

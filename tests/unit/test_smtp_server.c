@@ -275,6 +275,9 @@ test_sequence_errors(void **state)
 	assert_string_equal(TALK(f, "MAIL FROM:<a@b.example>\r\n"),
 	    "503 5.5.1 Error: nested MAIL command\r\n");
 	assert_string_equal(
+	    TALK(f, "DATA\r\n"), "503 5.5.1 Error: need RCPT command\r\n");
+	assert_int_equal(TALK(f, "RCPT TO:<x@elsewhere.example>\r\n")[0], '5');
+	assert_string_equal(
 	    TALK(f, "DATA\r\n"), "554 5.5.1 Error: no valid recipients\r\n");
 	assert_string_equal(
 	    TALK(f, "FOO\r\n"), "500 5.5.1 Command unrecognized\r\n");
