@@ -8,7 +8,8 @@ set -eu
 BUILD_PKGS="gcc make pkg-config liburing-dev libwolfssl-dev libunbound-dev \
 liblmdb-dev libsodium-dev libconfig-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev swaks python3 \
-python3-pytest python3-aiosmtpd strace lmdb-utils clang-format cppcheck"
+python3-pytest python3-aiosmtpd python3-dkim openssl strace lmdb-utils \
+clang-format cppcheck"
 BENCH_PKGS="postfix procps"
 
 want="$BUILD_PKGS"
