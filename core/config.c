@@ -150,8 +150,7 @@ static const struct key limit_keys[] = {
     {"shutdown_grace", parse_uint, LIM(shutdown_grace), 1, UINT_MAX},
     {"auth_failures_per_ip", parse_uint, LIM(auth_failures_per_ip), 0,
 	UINT16_MAX},
-    {"auth_failure_window", parse_uint, LIM(auth_failure_window), 1,
-	UINT_MAX},
+    {"auth_failure_window", parse_uint, LIM(auth_failure_window), 1, UINT_MAX},
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -915,8 +914,8 @@ parse_plugins(
 		if (want_type(c, e, CONFIG_TYPE_GROUP,
 			"a group, as in { name = \"...\"; }") != 0)
 			return -1;
-		display_file(c, config_setting_source_file(e), file,
-		    sizeof(file));
+		display_file(
+		    c, config_setting_source_file(e), file, sizeof(file));
 		snprintf(src, sizeof(src), "%s:%u", file,
 		    config_setting_source_line(e));
 		if ((p->source = strdup(src)) == NULL)
@@ -945,8 +944,7 @@ parse_plugins(
 					p->path = strdup(
 					    config_setting_get_string(v));
 				}
-				if ((key[0] == 'n' ? p->name : p->path) ==
-				    NULL)
+				if ((key[0] == 'n' ? p->name : p->path) == NULL)
 					return serr(c, v, "out of memory");
 				continue;
 			}
@@ -978,8 +976,10 @@ parse_plugins(
 			return serr(c, e, "name is required");
 		for (int j = 0; j < i; j++)
 			if (strcmp(cfg->plugins[j].name, p->name) == 0)
-				return serr(c, e, "plugin \"%s\" is listed "
-				    "twice", p->name);
+				return serr(c, e,
+				    "plugin \"%s\" is listed "
+				    "twice",
+				    p->name);
 		if (p->kv == NULL) {
 			p->kv = calloc(1, sizeof(*p->kv));
 			if (p->kv == NULL)
@@ -1744,8 +1744,8 @@ config_print(const struct rmx_config *cfg, FILE *out)
 				continue;
 			for (size_t q = j; q < p->nkv; q++)
 				cnt += strcmp(p->kv[q].key, p->kv[j].key) == 0;
-			fprintf(out, " %s = %s", p->kv[j].key,
-			    cnt > 1 ? "[ " : "");
+			fprintf(
+			    out, " %s = %s", p->kv[j].key, cnt > 1 ? "[ " : "");
 			for (size_t q = j, w = 0; q < p->nkv; q++) {
 				if (strcmp(p->kv[q].key, p->kv[j].key) != 0)
 					continue;

@@ -29,7 +29,7 @@ struct rmx_listener_cfg {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	enum listener_mode mode;
-	bool auth;	     /* offer AUTH (default: true on submission(s)) */
+	bool auth;           /* offer AUTH (default: true on submission(s)) */
 	bool auth_plaintext; /* allow AUTH without TLS (default false) */
 	bool auth_explicit;  /* auth was set in the file (not defaulted) */
 };
@@ -46,10 +46,10 @@ struct rmx_limits {
 	unsigned errors_max;  /* errors per session before 421, def. 20 */
 	unsigned hops_max;    /* Received: headers, default 100 */
 	/* Timeouts in seconds (RFC 5321 4.5.3.2 values as defaults). */
-	unsigned timeout_command; /* waiting for a command, default 300 */
-	unsigned timeout_data;    /* between DATA blocks, default 180 */
-	unsigned timeout_session; /* whole session cap, default 3600 */
-	unsigned shutdown_grace;  /* SIGTERM grace period, default 30 */
+	unsigned timeout_command;      /* waiting for a command, default 300 */
+	unsigned timeout_data;         /* between DATA blocks, default 180 */
+	unsigned timeout_session;      /* whole session cap, default 3600 */
+	unsigned shutdown_grace;       /* SIGTERM grace period, default 30 */
 	unsigned auth_failures_per_ip; /* AUTH failures before 421, def. 5 */
 	unsigned auth_failure_window;  /* seconds a failure counts, 900 */
 };
@@ -71,7 +71,7 @@ struct rmx_config {
 	struct rmx_limits limits;
 	size_t nrelay_networks;
 	struct cidr *relay_networks; /* clients that may relay */
-	char *plugin_dir;	     /* default for plugins' path */
+	char *plugin_dir;            /* default for plugins' path */
 	size_t nplugins;
 	struct plugin_cfg *plugins; /* in hook-chain order */
 };

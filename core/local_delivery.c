@@ -67,9 +67,22 @@ run(struct offload_job *base)
 		char box[SMTP_LOCAL_MAX + 1], unique[256];
 		int rc;
 
+		uint8_t rt = j->routes ? j->routes[i] : ROUTE_DEFAULT;
+
 		if (r->state != QRCPT_PENDING)
 			continue;
-		if (!local_delivery_is_local(j->cfg, r->addr)) {
+		if (rt == ROUTE_DEFAULT)
+			rt = local_delivery_is_local(j->cfg, r->addr)
+				 ? ROUTE_MAILDIR
+				 : ROUTE_REMOTE;
+		if (rt == ROUTE_DISCARD) {
+			r->state = QRCPT_DELIVERED;
+			j->delivered++;
+			log_event(LOG_INFO, "discarded", "id=%s rcpt=<%s>", id,
+			    r->addr);
+			continue;
+		}
+		if (rt != ROUTE_MAILDIR) {
 			j->no_route++;
 			continue;
 		}

@@ -9,11 +9,22 @@
 #define RINGMX_LOCAL_DELIVERY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "offload.h"
 #include "queue_record.h"
 #include "queue_shard.h"
+
+/* Where a recipient goes, as decided by the ROUTE hook (or the default:
+ * local domains to Maildir, everything else remote). */
+enum route_kind {
+	ROUTE_DEFAULT = 0,
+	ROUTE_MAILDIR,
+	ROUTE_DISCARD, /* accepted and dropped: counts as delivered */
+	ROUTE_HOLD,    /* stays queued, not attempted */
+	ROUTE_REMOTE,  /* SMTP/LMTP/MX: the outbound transport's (later) */
+};
 
 struct local_delivery_job {
 	struct offload_job base; /* first: the offload link */
@@ -25,6 +36,7 @@ struct local_delivery_job {
 	unsigned failed;       /* temporary failures */
 	unsigned no_route;     /* pending recipients that are not local */
 	int body_err;          /* QUEUE_OK or why the body was unreadable */
+	const uint8_t *routes; /* per recipient enum route_kind, or NULL */
 };
 
 /* Initialise job for env; the caller then offload_submit()s &job->base. */

@@ -248,12 +248,23 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check || print) {
-		if (print)
+		int rc2 = 0;
+		if (print) {
 			config_print(cfg, stdout);
-		else
+		} else if (cfg->nplugins > 0) {
+			/* plugins validate their own settings at load */
+			struct plugin_host *ph = plugin_host_load(
+			    cfg->plugins, cfg->nplugins, err, sizeof(err));
+			if (ph == NULL) {
+				fprintf(stderr, "ringmx: %s\n", err);
+				rc2 = 1;
+			}
+			plugin_host_free(ph);
+		}
+		if (check && rc2 == 0)
 			printf("%s: configuration ok\n", cfg->source);
 		config_free(cfg);
-		return 0;
+		return rc2;
 	}
 	if (log_open(cfg->log_file, cfg->log_level) != 0) {
 		fprintf(stderr, "ringmx: log %s: %s\n", cfg->log_file,

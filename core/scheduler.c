@@ -5,6 +5,7 @@
  */
 #include "scheduler.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,9 @@ struct sched_item {
 	struct queue_shard *shard;
 	struct qenvelope *env; /* owned */
 	struct qop op;
+	uint8_t *routes;    /* per recipient, for this attempt */
+	uint32_t route_idx; /* recipient the ROUTE hook is asked about */
+	char qid_str[QID_STR_LEN + 1];
 	int64_t stored_next; /* next_attempt as stored in the shard */
 	enum item_state state;
 	struct sched_item *next; /* ready list */
@@ -33,9 +37,10 @@ struct scheduler {
 	struct sched_item *ready_head, **ready_tail;
 	struct sched_item **heap;
 	size_t nheap, capheap;
-	unsigned jobs;    /* delivery jobs in flight */
-	unsigned commits; /* ops in flight */
-	uint64_t count;   /* items alive */
+	unsigned jobs;            /* delivery jobs in flight */
+	unsigned commits;         /* ops in flight */
+	struct plugin_worker *pw; /* ROUTE hook, or NULL */
+	uint64_t count;           /* items alive */
 };
 
 /* scheduler_backoff - delay before the next attempt */
@@ -68,6 +73,7 @@ scheduler_new(const struct rmx_config *cfg, struct offload *off,
 static void
 item_free(struct sched_item *it)
 {
+	free(it->routes);
 	if (it->env != NULL) {
 		qenvelope_free(it->env);
 		free(it->env);
@@ -238,15 +244,128 @@ submit_op(struct scheduler *s, struct sched_item *it, enum qop_kind kind)
 	queue_committer_submit(s->qc, &it->op);
 }
 
+/* The message as the subject of a ROUTE call. */
+static int
+route_item(void *subj, int item, size_t idx, const char **val, size_t *len)
+{
+	struct sched_item *it = subj;
+	const struct qenvelope *e = it->env;
+	const char *v = NULL;
+
+	if (idx != 0 && item != RMX_ITEM_RCPT)
+		return -ENOENT;
+	switch (item) {
+	case RMX_ITEM_RCPT_CURRENT:
+		v = e->rcpts[it->route_idx].addr;
+		break;
+	case RMX_ITEM_RCPT:
+		v = idx < e->nrcpt ? e->rcpts[idx].addr : NULL;
+		break;
+	case RMX_ITEM_MAIL_FROM:
+		v = e->sender;
+		break;
+	case RMX_ITEM_QUEUE_ID:
+		qid_format(e->id, it->qid_str);
+		v = it->qid_str;
+		break;
+	case RMX_ITEM_CLIENT_ADDR:
+		v = e->client_addr;
+		break;
+	case RMX_ITEM_HELO:
+		v = e->helo;
+		break;
+	default:
+		break;
+	}
+	if (v == NULL)
+		return -ENOENT;
+	*val = v;
+	*len = strlen(v);
+	return 0;
+}
+
+static void
+route_done(void *subj, int hook, struct hook_result *res)
+{
+	/* Routing is synchronous: a pending ROUTE call is cancelled. */
+	(void)subj;
+	(void)hook;
+	(void)res;
+}
+
+static const struct hook_subject_ops route_ops = {
+    .get_item = route_item,
+    .done = route_done,
+};
+
+static uint8_t
+route_kind_of(const char *t)
+{
+	if (strcmp(t, "maildir") == 0)
+		return ROUTE_MAILDIR;
+	if (strcmp(t, "discard") == 0)
+		return ROUTE_DISCARD;
+	if (strcmp(t, "hold") == 0)
+		return ROUTE_HOLD;
+	return ROUTE_REMOTE; /* mx, smtp:..., lmtp:... */
+}
+
+/* Ask the ROUTE hook about each pending recipient. */
+static void
+route_recipients(struct scheduler *s, struct sched_item *it)
+{
+	struct qenvelope *e = it->env;
+	struct hook_subject hs = {&route_ops, it};
+	char id[QID_STR_LEN + 1];
+
+	free(it->routes);
+	it->routes = NULL;
+	if (s->pw == NULL || e->nrcpt == 0 ||
+	    (it->routes = calloc(e->nrcpt, 1)) == NULL)
+		return;
+	qid_format(e->id, id);
+	for (uint32_t i = 0; i < e->nrcpt; i++) {
+		struct hook_result r = {0};
+		struct rmx_call *call = NULL;
+
+		if (e->rcpts[i].state != QRCPT_PENDING)
+			continue;
+		it->route_idx = i;
+		if (plugin_run(s->pw, RMX_HOOK_ROUTE, &hs, &r, &call) == 1) {
+			plugin_cancel(s->pw, call);
+			r.verdict = RMX_CONTINUE;
+		}
+		if (r.verdict == RMX_REJECT) {
+			free(e->rcpts[i].last_error);
+			e->rcpts[i].last_error =
+			    strdup(r.code ? r.text : "rejected by routing");
+			e->rcpts[i].state = QRCPT_FAILED;
+			log_event(LOG_NOTICE, "route_rejected",
+			    "id=%s rcpt=<%s>", id, e->rcpts[i].addr);
+		} else if (r.verdict == RMX_TEMPFAIL) {
+			it->routes[i] = ROUTE_HOLD;
+		} else if (r.route != NULL) {
+			it->routes[i] = route_kind_of(r.route);
+			log_event(LOG_DEBUG, "routed",
+			    "id=%s rcpt=<%s> "
+			    "transport=%s",
+			    id, e->rcpts[i].addr, r.route);
+		}
+		hook_result_clear(&r);
+	}
+}
+
 static void
 start(struct scheduler *s, struct sched_item *it)
 {
+	route_recipients(s, it);
 	if (pending_rcpts(it->env) == 0) {
 		submit_op(s, it, QOP_DELETE);
 		return;
 	}
 	it->state = IT_DELIVERING;
 	local_delivery_job_init(&it->job, s->cfg, it->shard, it->env);
+	it->job.routes = it->routes;
 	s->jobs++;
 	offload_submit(s->off, &it->job.base);
 }
@@ -328,6 +447,13 @@ scheduler_commit_done(struct scheduler *s, struct qop *op)
 	}
 	it->stored_next = it->env->next_attempt;
 	wait_until(s, it, it->env->next_attempt);
+}
+
+/* scheduler_set_plugins - use pw's ROUTE hook */
+void
+scheduler_set_plugins(struct scheduler *s, struct plugin_worker *pw)
+{
+	s->pw = pw;
 }
 
 /* scheduler_busy - anything in flight */

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "offload.h"
+#include "plugin_host.h"
 #include "queue_commit.h"
 
 #define SCHED_OWNER_TAG 2 /* qop.owner_gen value of scheduler ops */
@@ -24,6 +25,9 @@ struct scheduler;
 struct scheduler *scheduler_new(const struct rmx_config *cfg,
     struct offload *off, struct queue_committer *qc);
 void scheduler_free(struct scheduler *s);
+/* Plugins whose ROUTE hook picks each recipient's transport (may be
+ * NULL). */
+void scheduler_set_plugins(struct scheduler *s, struct plugin_worker *pw);
 /* Take env (heap, ownership passes) of a message queued in shard. */
 void scheduler_add(
     struct scheduler *s, struct queue_shard *shard, struct qenvelope *env);

@@ -895,6 +895,7 @@ setup(struct worker *w)
 	w->sctx.submit_arg = w;
 	w->sctx.worker = w->p.index;
 	w->sctx.plugins = w->pw;
+	scheduler_set_plugins(w->sched, w->pw);
 	w->sctx.auth_hook = plugin_host_has_hook(w->p.plugins, RMX_HOOK_AUTH);
 	w->sctx.resume = session_resume;
 	w->sctx.resume_arg = w;
