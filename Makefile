@@ -7,7 +7,9 @@ CC      ?= cc
 PKGS    := liburing lmdb libconfig wolfssl libunbound libsodium
 VERSION := 0.1.0
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# One package at a time: libunbound.pc requires libevent.pc, which
+# Debian does not install with it; a failing query must not lose the rest.
+PKG_CFLAGS := $(foreach p,$(PKGS),$(shell pkg-config --cflags $(p) 2>/dev/null))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -53,7 +55,7 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BS)/replay/%)
 
 .PHONY: all run test test-unit test-integration lint fuzz bench install \
 	deps test-deps clean help check-config
-all: $(B)/ringmx $(PLUGINS_REL)
+all: $(B)/ringmx $(B)/ringmx-passwd $(PLUGINS_REL)
 
 help:
 	@echo "make            build ./build/ringmx (release, hardened)"
@@ -93,6 +95,10 @@ $(BS)/plugins/%.so: $$(wildcard plugins/%/*.c plugins/%/*.h) $(COMMON_SRCS) \
 
 $(B)/ringmx: $(B)/obj/core/main.o $(REL_OBJS)
 	$(CC) $(REL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/ringmx-passwd: tools/ringmx-passwd.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $< -lsodium
 
 $(BS)/ringmx: $(BS)/obj/core/main.o $(SAN_OBJS)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LIBS)
@@ -135,6 +141,7 @@ test: test-deps
 	@tests/run-all.sh
 
 test-build: $(BS)/ringmx $(UNIT_BINS) $(REPLAY_BINS) $(B)/ringmx \
+	$(B)/ringmx-passwd \
 	$(PLUGINS_SAN) $(PLUGINS_REL)
 
 test-unit: $(UNIT_BINS) $(REPLAY_BINS)
@@ -174,12 +181,13 @@ lint:
 		--suppress=missingIncludeSystem \
 		core storage dns tools
 
-install: $(B)/ringmx $(PLUGINS_REL)
+install: $(B)/ringmx $(B)/ringmx-passwd $(PLUGINS_REL)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/ringmx \
 		$(DESTDIR)$(PREFIX)/include/ringmx \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/lib/ringmx/plugins
 	install -m 0755 $(B)/ringmx $(DESTDIR)$(PREFIX)/sbin/ringmx
+	install -m 0755 $(B)/ringmx-passwd $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 include/ringmx/plugin.h \
 		$(DESTDIR)$(PREFIX)/include/ringmx/
 	printf 'prefix=%s\nincludedir=$${prefix}/include\n\nName: ringmx\nDescription: ringmx plugin ABI\nVersion: %s\nCflags: -I$${includedir}\n' \
