@@ -916,8 +916,11 @@ cont_auth(struct smtp_session *s, struct hook_result *r)
 		    s, 421, "4.7.0", "Error: too many authentication failures");
 		return;
 	}
-	reply_errf(
-	    s, 535, "5.7.8", "Authentication credentials invalid", "AUTH");
+	if (r->verdict == RMX_REJECT && r->code >= 500 && r->code < 600)
+		reply_errf(s, r->code, r->enh, r->text, "AUTH");
+	else
+		reply_errf(s, 535, "5.7.8",
+		    "Authentication credentials invalid", "AUTH");
 }
 
 static void
