@@ -317,29 +317,27 @@ static int
 note_set(void *subj, const char *k, const char *v)
 {
 	struct smtp_session *s = subj;
-	char **nn, *dv;
+	size_t kl = strlen(k);
+	char **nn, *kv;
 
-	if (!note_key_ok(k) || v == NULL)
+	if (!note_key_ok(k) || v == NULL || strchr(v, '\n') != NULL)
 		return -EINVAL;
-	if ((dv = strdup(v)) == NULL)
+	if ((kv = malloc(kl + strlen(v) + 2)) == NULL)
 		return -ENOMEM;
-	for (size_t i = 0; i < s->nnotes; i += 2)
-		if (strcmp(s->notes[i], k) == 0) {
-			free(s->notes[i + 1]);
-			s->notes[i + 1] = dv;
+	snprintf(kv, kl + strlen(v) + 2, "%s=%s", k, v);
+	for (size_t i = 0; i < s->nnotes; i++)
+		if (strncmp(s->notes[i], k, kl) == 0 &&
+		    s->notes[i][kl] == '=') {
+			free(s->notes[i]);
+			s->notes[i] = kv;
 			return 0;
 		}
-	if ((nn = realloc(s->notes, (s->nnotes + 2) * sizeof(*nn))) == NULL) {
-		free(dv);
+	if ((nn = realloc(s->notes, (s->nnotes + 1) * sizeof(*nn))) == NULL) {
+		free(kv);
 		return -ENOMEM;
 	}
 	s->notes = nn;
-	if ((nn[s->nnotes] = strdup(k)) == NULL) {
-		free(dv);
-		return -ENOMEM;
-	}
-	nn[s->nnotes + 1] = dv;
-	s->nnotes += 2;
+	s->notes[s->nnotes++] = kv;
 	return 0;
 }
 
@@ -347,10 +345,12 @@ static int
 note_get(void *subj, const char *k, const char **v)
 {
 	struct smtp_session *s = subj;
+	size_t kl = strlen(k);
 
-	for (size_t i = 0; i < s->nnotes; i += 2)
-		if (strcmp(s->notes[i], k) == 0) {
-			*v = s->notes[i + 1];
+	for (size_t i = 0; i < s->nnotes; i++)
+		if (strncmp(s->notes[i], k, kl) == 0 &&
+		    s->notes[i][kl] == '=') {
+			*v = s->notes[i] + kl + 1;
 			return 0;
 		}
 	return -ENOENT;

@@ -683,6 +683,8 @@ submit_message(struct smtp_session *s)
 	e->helo = s->helo;
 	e->nrcpt = s->nrcpt;
 	e->rcpts = s->rcpts;
+	e->notes = s->notes;
+	e->nnotes = (uint32_t)s->nnotes;
 
 	memset(&s->op, 0, sizeof(s->op));
 	s->op.kind = QOP_INSERT;

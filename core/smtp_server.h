@@ -112,7 +112,8 @@ struct smtp_session {
 	void **pdata;            /* per-plugin session data */
 	void (**pclean)(void *); /* and its cleanup */
 	size_t npdata;
-	char **notes; /* key, value, key, value... (heap) */
+	char **notes; /* plugin notes "key=value" (heap), kept with the
+			 message in the queue */
 	size_t nnotes;
 	struct smtp_hdr_index *hidx; /* header view for plugins */
 	char item_buf[8][24];        /* numbers rendered for get_item */

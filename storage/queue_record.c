@@ -50,7 +50,8 @@ enum {
 	T_HELO = 13,         /* string */
 	T_NRCPT = 14,        /* u32 */
 	T_RCPT = 15,         /* nested fields, repeated nrcpt times */
-	T_MAX_KNOWN = T_RCPT /* tags above: skipped */
+	T_NOTE = 16,         /* string "key=value", optional, repeated */
+	T_MAX_KNOWN = T_NOTE /* tags above: skipped */
 };
 
 /* Tags inside one T_RCPT value (version 1). */
@@ -80,8 +81,9 @@ enum {
 #define QREC_BODY_MAX    2u    /* SMTP_BODY_BINARYMIME */
 #define QREC_NOTIFY_MASK 0x0fu /* NEVER|SUCCESS|FAILURE|DELAY */
 
-#define HDR_LEN 3u /* "RQ" + version */
-#define TLV_HDR 5u /* tag + u32 length */
+#define QREC_MAX_NOTES 1000u
+#define HDR_LEN        3u /* "RQ" + version */
+#define TLV_HDR        5u /* tag + u32 length */
 
 /* ---- encoding ---- */
 
@@ -191,6 +193,11 @@ qrec_encoded_size(const struct qenvelope *env)
 	add_size(&n, str_field_size(str_or_empty(env->client_addr)));
 	add_size(&n, str_field_size(str_or_empty(env->helo)));
 	add_size(&n, TLV_HDR + 4); /* nrcpt */
+	for (uint32_t i = 0; i < env->nnotes; i++) {
+		if (env->notes == NULL || env->notes[i] == NULL)
+			return SIZE_MAX;
+		add_size(&n, str_field_size(env->notes[i]));
+	}
 	for (uint32_t i = 0; i < env->nrcpt; i++) {
 		size_t r = rcpt_value_size(&env->rcpts[i]);
 
@@ -276,6 +283,8 @@ qrec_encode(const struct qenvelope *env, struct buf *out)
 	w_str(&w, T_CLIENT_ADDR, str_or_empty(env->client_addr));
 	w_str(&w, T_HELO, str_or_empty(env->helo));
 	w_u32(&w, T_NRCPT, env->nrcpt);
+	for (uint32_t i = 0; i < env->nnotes; i++)
+		w_str(&w, T_NOTE, env->notes[i]);
 	for (uint32_t i = 0; i < env->nrcpt; i++) {
 		const struct qrcpt *r = &env->rcpts[i];
 
@@ -519,6 +528,21 @@ qrec_decode(const void *data, size_t len, struct qenvelope *env)
 				goto bad;
 			continue;
 		}
+		if (tag == T_NOTE) {
+			char *note = NULL, **nn;
+			if (env->nnotes >= QREC_MAX_NOTES ||
+			    d_str(v, n, &note) < 0)
+				goto bad;
+			nn = realloc(
+			    env->notes, (env->nnotes + 1) * sizeof(*nn));
+			if (nn == NULL) {
+				free(note);
+				goto bad;
+			}
+			env->notes = nn;
+			env->notes[env->nnotes++] = note;
+			continue;
+		}
 		if (seen & (1u << tag))
 			goto bad;
 		seen |= 1u << tag;
@@ -555,6 +579,9 @@ qenvelope_free(struct qenvelope *env)
 		for (uint32_t i = 0; i < env->nrcpt; i++)
 			rcpt_free(&env->rcpts[i]);
 	free(env->rcpts);
+	for (uint32_t i = 0; i < env->nnotes && env->notes != NULL; i++)
+		free(env->notes[i]);
+	free(env->notes);
 	memset(env, 0, sizeof(*env));
 }
 
@@ -579,6 +606,17 @@ qenvelope_copy(struct qenvelope *dst, const struct qenvelope *src)
 	dst->sender = dst->envid = dst->client_addr = dst->helo = NULL;
 	dst->rcpts = NULL;
 	dst->nrcpt = 0;
+	dst->notes = NULL;
+	dst->nnotes = 0;
+	if (src->nnotes > 0) {
+		if (src->notes == NULL ||
+		    (dst->notes = calloc(src->nnotes, sizeof(char *))) == NULL)
+			goto fail;
+		for (uint32_t i = 0; i < src->nnotes; i++) {
+			dst->nnotes = i + 1;
+			bad |= dup_opt(&dst->notes[i], src->notes[i]);
+		}
+	}
 	if (src->nrcpt > 0) {
 		if (src->rcpts == NULL)
 			goto fail;

@@ -64,6 +64,11 @@ struct qenvelope {
 	char *helo;        /* HELO/EHLO name (heap) */
 	uint32_t nrcpt;
 	struct qrcpt *rcpts; /* array of nrcpt (heap) */
+	/* Plugin notes stored with the message: "key=value" strings
+	 * (heap), optional; tag 16, added in format 1 (older readers
+	 * skip it). */
+	uint32_t nnotes;
+	char **notes;
 };
 
 /* Append the encoding of env to out. 0 ok, -1 out of memory or an

@@ -33,8 +33,12 @@ env_eq(const struct qenvelope *a, const struct qenvelope *b)
 	    a->held != b->held || a->received != b->received ||
 	    a->next_attempt != b->next_attempt || a->attempts != b->attempts ||
 	    a->size != b->size || !str_eq(a->client_addr, b->client_addr) ||
-	    !str_eq(a->helo, b->helo) || a->nrcpt != b->nrcpt)
+	    !str_eq(a->helo, b->helo) || a->nrcpt != b->nrcpt ||
+	    a->nnotes != b->nnotes)
 		return 0;
+	for (uint32_t i = 0; i < a->nnotes; i++)
+		if (!str_eq(a->notes[i], b->notes[i]))
+			return 0;
 	for (uint32_t i = 0; i < a->nrcpt; i++) {
 		const struct qrcpt *x = &a->rcpts[i], *y = &b->rcpts[i];
 

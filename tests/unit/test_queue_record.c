@@ -763,6 +763,33 @@ test_duplicate_tag(void **state)
 	buf_free(&b);
 }
 
+/* Plugin notes (tag 16) survive encode/decode and copy. */
+static void
+test_notes_round_trip(void **state)
+{
+	struct qenvelope e, d, c;
+	struct buf b = {0};
+	char *notes[] = {"dkim.signed=example.test", "spam.score=1.5"};
+
+	(void)state;
+	make_full(&e);
+	e.notes = notes;
+	e.nnotes = 2;
+	assert_int_equal(qrec_encode(&e, &b), 0);
+	assert_int_equal(qrec_decode(b.data, b.len, &d), 0);
+	assert_int_equal(d.nnotes, 2);
+	assert_string_equal(d.notes[0], "dkim.signed=example.test");
+	assert_string_equal(d.notes[1], "spam.score=1.5");
+	assert_int_equal(qenvelope_copy(&c, &d), 0);
+	assert_int_equal(c.nnotes, 2);
+	assert_string_equal(c.notes[1], "spam.score=1.5");
+	qenvelope_free(&c);
+	qenvelope_free(&d);
+	e.notes = NULL;
+	e.nnotes = 0;
+	buf_free(&b);
+}
+
 static void
 test_unknown_tags_skipped(void **state)
 {
@@ -779,7 +806,7 @@ test_unknown_tags_skipped(void **state)
 	/* a later version's fields: at the start, in the middle, before
 	 * the end marker, empty and not, one with a NUL in it */
 	insert_at(f, &n, 0, (struct fld){200, junk, 10});
-	insert_at(f, &n, 5, (struct fld){16, junk, 0});
+	insert_at(f, &n, 5, (struct fld){17, junk, 0});
 	insert_at(f, &n, n - 1, (struct fld){255, (const uint8_t *)"a\0b", 3});
 	/* and inside a recipient */
 	ri = find(f, n, T_RCPT);
@@ -924,6 +951,7 @@ main(void)
 	    cmocka_unit_test(test_missing_required),
 	    cmocka_unit_test(test_duplicate_tag),
 	    cmocka_unit_test(test_unknown_tags_skipped),
+	    cmocka_unit_test(test_notes_round_trip),
 	    cmocka_unit_test(test_known_bytes),
 	    cmocka_unit_test(test_copy),
 	    cmocka_unit_test(test_qid),
