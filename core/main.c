@@ -193,6 +193,34 @@ fail:
 	return -1;
 }
 
+/*
+ * SIGHUP: read and validate the configuration file again; plugins get
+ * their new settings (tables, keys) atomically. Other settings apply at
+ * the next restart (a full live reload arrives with the control socket).
+ * A bad file changes nothing.
+ */
+static void
+reload(const char *path, struct plugin_host *plugins)
+{
+	char err[1024], q[1100];
+	struct rmx_config *ncfg = config_load(path, err, sizeof(err));
+
+	if (ncfg == NULL) {
+		log_event(LOG_ERR, "reload", "result=failed reason=%s",
+		    log_quote(err, q, sizeof(q)));
+		return;
+	}
+	if (plugin_host_reconfigure(
+		plugins, ncfg->plugins, ncfg->nplugins, err, sizeof(err)) != 0)
+		log_event(LOG_ERR, "reload", "result=partial reason=%s",
+		    log_quote(err, q, sizeof(q)));
+	else
+		log_event(LOG_NOTICE, "reload",
+		    "result=ok note=\"plugin "
+		    "settings reloaded; other settings apply at restart\"");
+	config_free(ncfg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -357,9 +385,7 @@ main(int argc, char **argv)
 			for (unsigned i = 0; i < cfg->workers; i++)
 				worker_request_stop(workers[i]);
 		} else if (sig == SIGHUP) {
-			log_event(LOG_NOTICE, "sighup",
-			    "action=ignored "
-			    "reason=reload_not_available");
+			reload(cfgpath, plugins);
 		}
 		if (!stopping)
 			continue;

@@ -867,6 +867,70 @@ plugin_host_free(struct plugin_host *ph)
 	free(ph);
 }
 
+/* plugin_host_reconfigure - hand new settings to every plugin */
+int
+plugin_host_reconfigure(struct plugin_host *ph, const struct plugin_cfg *cfgs,
+    size_t n, char *err, size_t errlen)
+{
+	int failed = 0;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		bool loaded = false;
+		for (size_t j = 0; ph != NULL && j < ph->n; j++)
+			loaded =
+			    loaded || strcmp(ph->pl[j].name, cfgs[i].name) == 0;
+		if (!loaded)
+			log_event(LOG_WARNING, "reload",
+			    "plugin=%s "
+			    "msg=\"new plugin: loaded at the next restart\"",
+			    cfgs[i].name);
+	}
+	for (size_t j = 0; ph != NULL && j < ph->n; j++) {
+		struct loaded *l = &ph->pl[j];
+		const struct plugin_cfg *c = NULL;
+		char perr[512] = "", q[600];
+
+		for (size_t i = 0; i < n && c == NULL; i++)
+			if (strcmp(cfgs[i].name, l->name) == 0)
+				c = &cfgs[i];
+		if (c == NULL) {
+			log_event(LOG_WARNING, "reload",
+			    "plugin=%s msg=\"removed "
+			    "from the configuration: unloaded at the next "
+			    "restart\"",
+			    l->name);
+			continue;
+		}
+		if (l->p->size < offsetof(struct rmx_plugin, reconfigure) +
+				     sizeof(l->p->reconfigure) ||
+		    l->p->reconfigure == NULL) {
+			log_event(LOG_NOTICE, "reload",
+			    "plugin=%s msg=\"cannot "
+			    "reconfigure: new settings apply at the next "
+			    "restart\"",
+			    l->name);
+			continue;
+		}
+		if (l->p->reconfigure(l->state, c->kv, perr, sizeof(perr)) !=
+		    0) {
+			failed++;
+			log_event(LOG_ERR, "reload",
+			    "plugin=%s result=failed "
+			    "reason=%s",
+			    l->name, log_quote(perr, q, sizeof(q)));
+			if (err != NULL && err[0] == '\0')
+				snprintf(err, errlen, "plugin %s (%s): %s",
+				    l->name, l->path,
+				    perr[0] ? perr : "reconfigure failed");
+			continue;
+		}
+		log_event(LOG_INFO, "reload", "plugin=%s result=ok", l->name);
+	}
+	return failed;
+}
+
 /* plugin_host_count - number of loaded plugins */
 size_t
 plugin_host_count(const struct plugin_host *ph)

@@ -79,6 +79,17 @@ size_t plugin_host_count(const struct plugin_host *ph);
 bool plugin_host_has_hook(const struct plugin_host *ph, int hook);
 const char *plugin_host_name(const struct plugin_host *ph, size_t i);
 
+/*
+ * plugin_host_reconfigure - reload (main thread): hand each loaded
+ * plugin its settings from cfgs (matched by name) through its
+ * reconfigure callback, which validates and swaps them in atomically or
+ * fails leaving the old ones. Plugins added, removed or without
+ * reconfigure need a restart (logged). Returns the number of plugins that
+ * refused their new settings (messages logged, the first one in err).
+ */
+int plugin_host_reconfigure(struct plugin_host *ph,
+    const struct plugin_cfg *cfgs, size_t n, char *err, size_t errlen);
+
 /* Per worker (its thread). off: the worker's offload helper. */
 struct plugin_worker *plugin_worker_new(struct plugin_host *ph, unsigned worker,
     struct offload *off, int notify_fd, char *err, size_t errlen);

@@ -122,3 +122,29 @@ def test_plugin_load_errors(tmp_path, make_ringmx):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 1
     assert "nothere.so" in p.stderr and "cannot load" in p.stderr, p.stderr
+
+
+def test_sighup_reloads_plugin_tables(tmp_path, make_ringmx):
+    import signal
+    table = tmp_path / "recipients"
+    table.write_text("alice@example.test\n")
+    d = make_ringmx(local_domains=["example.test"],
+                    plugins=({"name": "rcpt_table",
+                              "path": str(SO / "rcpt_table.so"),
+                              "table": str(table)},))
+    with d.session() as c:
+        c.ok("MAIL FROM:<s@remote.example>")
+        c.ok("RCPT TO:<carol@example.test>", 550, "5.1.1")
+    # a broken table is refused and the old one stays in force
+    table.write_text("alice@example.test\nx: y\n")
+    d.send_signal(signal.SIGHUP)
+    wait_for(lambda: any(e.get("result") == "partial"
+                         for e in d.events("reload")), what="reload refused")
+    table.write_text("alice@example.test\ncarol@example.test\n")
+    d.send_signal(signal.SIGHUP)
+    wait_for(lambda: any(e.get("result") == "ok"
+                         for e in d.events("reload")), what="reload ok")
+    with d.session() as c:
+        c.ok("MAIL FROM:<s@remote.example>")
+        c.ok("RCPT TO:<carol@example.test>", 250, "2.1.5")
+        c.ok("RCPT TO:<alice@example.test>", 250, "2.1.5")
