@@ -918,11 +918,30 @@ cont_auth(struct smtp_session *s, struct hook_result *r)
 		    s, 421, "4.7.0", "Error: too many authentication failures");
 		return;
 	}
-	if (r->verdict == RMX_REJECT && r->code >= 500 && r->code < 600)
-		reply_errf(s, r->code, r->enh, r->text, "AUTH");
-	else
-		reply_errf(s, 535, "5.7.8",
-		    "Authentication credentials invalid", "AUTH");
+	s->auth_failures++;
+	if (s->ctx->delay != NULL) {
+		/* Tarpit: the 535 comes after a delay growing with the
+		 * failures of this session (1 s, 2 s, ... at most 5 s). */
+		s->state_before_delay = s->state;
+		s->state = SMTP_S_DELAY;
+		s->ctx->delay(s->ctx->resume_arg, s,
+		    s->auth_failures < 5 ? s->auth_failures : 5);
+		return;
+	}
+	smtp_session_delay_done(s);
+}
+
+/* smtp_session_delay_done - answer the AUTH failure held back */
+void
+smtp_session_delay_done(struct smtp_session *s)
+{
+	if (s->state == SMTP_S_DELAY)
+		s->state = s->state_before_delay;
+	reply_errf(
+	    s, 535, "5.7.8", "Authentication credentials invalid", "AUTH");
+	if (s->state == SMTP_S_DELAY || s->ctx->resume == NULL)
+		return;
+	s->ctx->resume(s->ctx->resume_arg, s);
 }
 
 static void
@@ -1355,7 +1374,8 @@ smtp_session_stop(struct smtp_session *s)
 bool
 smtp_session_paused(const struct smtp_session *s)
 {
-	return s->state == SMTP_S_COMMIT || s->state == SMTP_S_HOOK;
+	return s->state == SMTP_S_COMMIT || s->state == SMTP_S_HOOK ||
+	       s->state == SMTP_S_DELAY;
 }
 
 /* smtp_session_timeout_secs - timeout for the current state */

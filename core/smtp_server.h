@@ -51,6 +51,9 @@ struct smtp_server_ctx {
 	bool (*auth_failed)(void *arg, struct smtp_session *s);
 	/* Whether s's client is already over its AUTH failure limit. */
 	bool (*auth_blocked)(void *arg, struct smtp_session *s);
+	/* Call smtp_session_delay_done(s) after secs seconds (tarpit after
+	 * an AUTH failure). NULL: answer at once. */
+	void (*delay)(void *arg, struct smtp_session *s, unsigned secs);
 };
 
 enum smtp_state {
@@ -60,6 +63,7 @@ enum smtp_state {
 	SMTP_S_BDAT,        /* reading a BDAT chunk */
 	SMTP_S_COMMIT,      /* waiting for the durable commit */
 	SMTP_S_HOOK,        /* waiting for a plugin's verdict */
+	SMTP_S_DELAY,       /* tarpit: reply held back for a while */
 	SMTP_S_CLOSED,      /* reply sent, connection to be closed */
 };
 
@@ -100,6 +104,8 @@ struct smtp_session {
 	struct qop op;
 	bool op_inflight;
 	unsigned rcpt_attempts; /* RCPT commands in this transaction */
+	unsigned auth_failures; /* in this session */
+	enum smtp_state state_before_delay;
 
 	/* plugin calls */
 	struct rmx_call *call; /* pending call or NULL */
@@ -152,6 +158,8 @@ bool smtp_session_stop(struct smtp_session *s);
 bool smtp_session_idle(const struct smtp_session *s);
 /* Timeout (seconds) that applies in the current state. */
 unsigned smtp_session_timeout_secs(const struct smtp_session *s);
+/* The tarpit delay asked for with ctx->delay is over. */
+void smtp_session_delay_done(struct smtp_session *s);
 /* Waiting for a commit or a plugin: consumes no input. */
 bool smtp_session_paused(const struct smtp_session *s);
 

@@ -28,7 +28,7 @@ timer_cancel(struct timer_entry *e)
 		e->next->pprev = e->pprev;
 	e->next = NULL;
 	e->pprev = NULL;
-	e->deadline = 0;
+	e->deadline = 0; /* kind stays: it names the entry, not its state */
 }
 
 /* timer_arm - (re)arm e for now + secs */

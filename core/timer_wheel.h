@@ -14,6 +14,7 @@
 
 struct timer_entry {
 	int64_t deadline; /* monotonic seconds; 0 = not armed */
+	int kind;         /* for the owner: which timer of its object */
 	struct timer_entry *next, **pprev;
 };
 

@@ -62,7 +62,8 @@ struct conn {
 	struct buf in;   /* received, not yet consumed by the session */
 	struct buf sending;
 	size_t sent;
-	struct timer_entry timer;
+	struct timer_entry timer;  /* kind 0: the session's timeout */
+	struct timer_entry tarpit; /* kind 1: a held-back reply */
 	bool flush_queued;
 	struct conn *flush_next;
 	struct smtp_session sess;
@@ -248,6 +249,7 @@ conn_maybe_free(struct worker *w, struct conn *c)
 	    c->flush_queued)
 		return;
 	timer_cancel(&c->timer);
+	timer_cancel(&c->tarpit);
 	if (c->fd >= 0)
 		close(c->fd);
 	conn_release_ip(w, c);
@@ -665,9 +667,15 @@ static void
 on_timer(void *arg, struct timer_entry *e)
 {
 	struct worker *w = arg;
-	struct conn *c =
-	    (struct conn *)((char *)e - offsetof(struct conn, timer));
+	struct conn *c;
 
+	if (e->kind == 1) {
+		c = (struct conn *)((char *)e - offsetof(struct conn, tarpit));
+		if (!c->shut)
+			smtp_session_delay_done(&c->sess);
+		return;
+	}
+	c = (struct conn *)((char *)e - offsetof(struct conn, timer));
 	if (c->shut)
 		return;
 	if (c->sess.state == SMTP_S_COMMIT) {
@@ -774,6 +782,18 @@ session_resume(void *arg, struct smtp_session *s)
 
 	if (!c->shut)
 		conn_process(w, c);
+}
+
+/* Hold s's reply back for secs seconds. */
+static void
+session_delay(void *arg, struct smtp_session *s, unsigned secs)
+{
+	struct worker *w = arg;
+	struct conn *c =
+	    (struct conn *)((char *)s - offsetof(struct conn, sess));
+
+	c->tarpit.kind = 1;
+	timer_arm(&w->tw, &c->tarpit, secs);
 }
 
 /* Count one AUTH failure of s's client process-wide; true = over. */
@@ -901,6 +921,7 @@ setup(struct worker *w)
 	w->sctx.resume_arg = w;
 	w->sctx.auth_failed = w->p.authfail ? session_auth_failed : NULL;
 	w->sctx.auth_blocked = w->p.authfail ? session_auth_blocked : NULL;
+	w->sctx.delay = session_delay;
 	timer_wheel_init(&w->tw, monotonic_seconds());
 	for (size_t i = 0; i < w->p.nshards; i++) {
 		void *arg[2] = {w, w->p.shards[i]};

@@ -281,3 +281,22 @@ def test_sender_not_owned(authd):
         c.ok("MAIL FROM:<alice@example.test>", 553, "5.7.1")
         relay_one(c, sender="bob@example.test")
     assert d.queued() == 2
+
+
+def test_failures_are_tarpitted(authd):
+    """Each failure in a session is answered later than the last one
+    (1 s, 2 s, ...): brute force gets slow before it gets refused."""
+    import time
+    d = authd(limits={"auth_failures_per_ip": 10})
+    with smtp_conn(d, d.port, source="127.0.0.31") as c:
+        t0 = time.monotonic()
+        auth_plain(c, "alice", "wrong", 535, "5.7.8")
+        t1 = time.monotonic()
+        auth_plain(c, "alice", "wrong", 535, "5.7.8")
+        t2 = time.monotonic()
+        # meanwhile the right password still works, without delay
+        auth_plain(c, "alice", USERS["alice"], 235)
+        t3 = time.monotonic()
+    assert t1 - t0 >= 0.9, t1 - t0
+    assert t2 - t1 >= 1.5, t2 - t1
+    assert t3 - t2 < 1.0, t3 - t2
