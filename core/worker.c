@@ -793,7 +793,8 @@ session_delay(void *arg, struct smtp_session *s, unsigned secs)
 	    (struct conn *)((char *)s - offsetof(struct conn, sess));
 
 	c->tarpit.kind = 1;
-	timer_arm(&w->tw, &c->tarpit, secs);
+	/* one-second ticks: +1 so the delay is at least secs */
+	timer_arm(&w->tw, &c->tarpit, secs + 1);
 }
 
 /* Count one AUTH failure of s's client process-wide; true = over. */
