@@ -300,6 +300,19 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	/* Plugins first: a plugin that refuses its settings stops the
+	 * start before anything is created. */
+	if (cfg->nplugins > 0) {
+		plugins = plugin_host_load(
+		    cfg->plugins, cfg->nplugins, err, sizeof(err));
+		if (plugins == NULL) {
+			fprintf(stderr, "ringmx: %s\n", err);
+			log_event(LOG_ERR, "startup_failed", "reason=plugin");
+			config_free(cfg);
+			log_close();
+			return 1;
+		}
+	}
 	if (mkdirs(cfg->state_dir) != 0 || mkdirs(cfg->maildir_root) != 0) {
 		fprintf(stderr, "ringmx: cannot create %s or %s: %s\n",
 		    cfg->state_dir, cfg->maildir_root, strerror(errno));
@@ -321,20 +334,22 @@ main(int argc, char **argv)
 
 	iplim = ip_limit_new(cfg->limits.conn_max * 2);
 	authfail = ip_limit_new(4096);
-	if (cfg->nplugins > 0) {
-		plugins = plugin_host_load(
-		    cfg->plugins, cfg->nplugins, err, sizeof(err));
-		if (plugins == NULL) {
-			fprintf(stderr, "ringmx: %s\n", err);
-			log_event(LOG_ERR, "startup_failed", "reason=plugin");
-			return 1;
-		}
-	}
 	wp = calloc(cfg->workers, sizeof(*wp));
 	workers = calloc(cfg->workers, sizeof(*workers));
 	if (iplim == NULL || authfail == NULL || wp == NULL ||
 	    workers == NULL || assign_shards(cfg, wp) != 0) {
 		fprintf(stderr, "ringmx: cannot open the queue\n");
+		for (unsigned i = 0; wp != NULL && i < cfg->workers; i++) {
+			for (size_t k = 0; k < wp[i].nshards; k++)
+				queue_shard_close(wp[i].shards[k]);
+			free(wp[i].shards);
+		}
+		free(wp);
+		free(workers);
+		ip_limit_free(iplim);
+		ip_limit_free(authfail);
+		plugin_host_free(plugins);
+		config_free(cfg);
 		return 1;
 	}
 	for (unsigned i = 0; i < cfg->workers; i++) {

@@ -23,22 +23,53 @@ struct smtp_hdr_index {
 	struct smtp_hdr *h;
 	size_t n;
 	size_t body_off; /* first octet of the body (after the blank line) */
+	struct smtp_hdr_index *retired; /* older views still lent out */
 };
+
+static void
+free_index(struct smtp_hdr_index *x)
+{
+	while (x != NULL) {
+		struct smtp_hdr_index *next = x->retired;
+		size_t n = x->n == (size_t)-1 ? 0 : x->n;
+		for (size_t i = 0; i < n; i++) {
+			free(x->h[i].name);
+			free(x->h[i].value);
+		}
+		free(x->h);
+		free(x);
+		x = next;
+	}
+}
+
+/*
+ * The message changed (header added or deleted): later header_get calls
+ * need a new view, but names and values handed out earlier in this hook
+ * stay valid (ABI: borrowed until the hook returns), so the old view is
+ * retired, not freed, until smtp_hooks_invalidate.
+ */
+static void
+retire_view(struct smtp_session *s)
+{
+	struct smtp_hdr_index *fresh;
+
+	if (s->hidx == NULL || s->hidx->n == (size_t)-1)
+		return; /* nothing lent out since the last change */
+	fresh = calloc(1, sizeof(*fresh));
+	if (fresh == NULL) {
+		smtp_hooks_invalidate(s); /* out of memory: free now */
+		return;
+	}
+	fresh->n = (size_t)-1; /* marks "not indexed yet" */
+	fresh->retired = s->hidx;
+	s->hidx = fresh;
+}
 
 /* smtp_hooks_invalidate - drop the header view */
 void
 smtp_hooks_invalidate(struct smtp_session *s)
 {
-	struct smtp_hdr_index *x = s->hidx;
-
-	if (x == NULL)
-		return;
-	for (size_t i = 0; i < x->n; i++) {
-		free(x->h[i].name);
-		free(x->h[i].value);
-	}
-	free(x->h);
-	free(x);
+	free_index(s->hidx);
 	s->hidx = NULL;
 }
 
@@ -50,10 +81,21 @@ index_headers(struct smtp_session *s)
 	const char *b = (const char *)s->body.data;
 	size_t len = s->body.len, p = 0, cap = 0;
 
-	if (s->hidx != NULL)
+	struct smtp_hdr_index *old = NULL;
+
+	if (s->hidx != NULL && s->hidx->n != (size_t)-1)
 		return s->hidx;
-	if ((x = calloc(1, sizeof(*x))) == NULL)
+	if (s->hidx != NULL) {
+		/* a retired-views holder: index into it */
+		old = s->hidx->retired;
+		free(s->hidx);
+		s->hidx = NULL;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		free_index(old);
 		return NULL;
+	}
+	x->retired = old;
 	while (p < len) {
 		size_t start = p, colon, end;
 		struct smtp_hdr *h;
@@ -255,7 +297,7 @@ header_add(void *subj, const char *name, const char *value)
 	}
 	buf_free(&s->body);
 	s->body = nb;
-	smtp_hooks_invalidate(s);
+	retire_view(s);
 	return 0;
 }
 
@@ -277,7 +319,7 @@ header_delete(void *subj, size_t idx)
 	memmove(s->body.data + off, s->body.data + off + len,
 	    s->body.len - off - len);
 	s->body.len -= len;
-	smtp_hooks_invalidate(s);
+	retire_view(s);
 	return 0;
 }
 
