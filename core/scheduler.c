@@ -74,6 +74,7 @@ static void
 item_free(struct sched_item *it)
 {
 	free(it->routes);
+	free(it->attempted);
 	if (it->env != NULL) {
 		qenvelope_free(it->env);
 		free(it->env);
@@ -274,6 +275,9 @@ route_item(void *subj, int item, size_t idx, const char **val, size_t *len)
 	case RMX_ITEM_HELO:
 		v = e->helo;
 		break;
+	case RMX_ITEM_DELIVERY_STATUS:
+		v = it->status;
+		break;
 	default:
 		break;
 	}
@@ -319,10 +323,14 @@ route_recipients(struct scheduler *s, struct sched_item *it)
 	char id[QID_STR_LEN + 1];
 
 	free(it->routes);
-	it->routes = NULL;
+	free(it->attempted);
+	it->routes = it->attempted = NULL;
 	if (s->pw == NULL || e->nrcpt == 0 ||
-	    (it->routes = calloc(e->nrcpt, 1)) == NULL)
+	    (it->routes = calloc(e->nrcpt, 1)) == NULL ||
+	    (it->attempted = calloc(e->nrcpt, 1)) == NULL)
 		return;
+	for (uint32_t i = 0; i < e->nrcpt; i++)
+		it->attempted[i] = e->rcpts[i].state == QRCPT_PENDING;
 	qid_format(e->id, id);
 	for (uint32_t i = 0; i < e->nrcpt; i++) {
 		struct hook_result r = {0};
@@ -387,6 +395,42 @@ scheduler_pump(struct scheduler *s, int64_t now)
 	}
 }
 
+/* Tell DELIVERY hooks the result of each recipient just attempted
+ * (informational: verdicts are ignored, a pending call is cancelled). */
+static void
+report_attempts(struct scheduler *s, struct sched_item *it)
+{
+	struct qenvelope *e = it->env;
+	struct hook_subject hs = {&route_ops, it};
+	char status[600];
+
+	if (s->pw == NULL || it->attempted == NULL)
+		return;
+	for (uint32_t i = 0; i < e->nrcpt; i++) {
+		const struct qrcpt *r = &e->rcpts[i];
+		struct hook_result res = {0};
+		struct rmx_call *call = NULL;
+
+		if (!it->attempted[i] ||
+		    (r->state == QRCPT_PENDING && r->last_error == NULL))
+			continue; /* not attempted this time (remote, held) */
+		if (r->state == QRCPT_DELIVERED)
+			snprintf(status, sizeof(status), "250 2.0.0 delivered");
+		else if (r->state == QRCPT_FAILED)
+			snprintf(status, sizeof(status), "550 5.0.0 %s",
+			    r->last_error ? r->last_error : "failed");
+		else
+			snprintf(status, sizeof(status), "451 4.0.0 %s",
+			    r->last_error);
+		it->route_idx = i;
+		it->status = status;
+		if (plugin_run(s->pw, RMX_HOOK_DELIVERY, &hs, &res, &call) == 1)
+			plugin_cancel(s->pw, call);
+		hook_result_clear(&res);
+	}
+	it->status = NULL;
+}
+
 /* scheduler_job_done - record an attempt */
 void
 scheduler_job_done(struct scheduler *s, struct offload_job *job)
@@ -410,6 +454,7 @@ scheduler_job_done(struct scheduler *s, struct offload_job *job)
 		wait_until(s, it, now + 60);
 		return;
 	}
+	report_attempts(s, it);
 	if (pending_rcpts(it->env) == 0) {
 		submit_op(s, it, QOP_DELETE);
 		return;
