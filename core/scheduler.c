@@ -23,6 +23,8 @@ struct sched_item {
 	struct qenvelope *env; /* owned */
 	struct qop op;
 	uint8_t *routes;    /* per recipient, for this attempt */
+	uint8_t *attempted; /* per recipient: pending when the attempt began */
+	const char *status; /* DELIVERY hook: result being reported */
 	uint32_t route_idx; /* recipient the ROUTE hook is asked about */
 	char qid_str[QID_STR_LEN + 1];
 	int64_t stored_next; /* next_attempt as stored in the shard */
