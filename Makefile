@@ -167,9 +167,10 @@ fuzz:
 			tests/fuzz/corpus/$$n || exit 1; \
 	done
 
-bench: $(B)/ringmx
+bench: all
 	@tools/install-deps.sh --bench
 	@bench/inbound.sh
+	@bench/plugins.sh
 
 FMT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
 	find core storage dns plugins tools tests bench include -name '*.[ch]')
