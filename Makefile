@@ -180,7 +180,7 @@ lint:
 		--inline-suppr --error-exitcode=1 --quiet \
 		-D_GNU_SOURCE -Icore -Istorage -Idns -Iinclude \
 		--suppress=missingIncludeSystem \
-		core storage dns tools
+		-Iplugins/common core storage dns tools plugins
 
 install: $(B)/ringmx $(B)/ringmx-passwd $(PLUGINS_REL)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/ringmx \

@@ -35,7 +35,7 @@ struct plugin_host {
 	struct loaded *pl;
 	size_t n;
 	size_t *chain[HOOK_MAX + 1]; /* plugin indexes per hook, in order */
-	rmx_hook_fn **fn[HOOK_MAX + 1];
+	const struct rmx_hook **hk[HOOK_MAX + 1]; /* per hook, in order */
 	size_t nchain[HOOK_MAX + 1];
 };
 
@@ -548,7 +548,7 @@ advance(struct rmx_call *c, enum rmx_verdict v)
 		idx = ph->chain[c->hook][c->pos];
 		c->running = true;
 		c->completed_in_call = false;
-		v = ph->fn[c->hook][c->pos](c, c->pw->ws[idx]);
+		v = ph->hk[c->hook][c->pos]->fn(c, c->pw->ws[idx]);
 		c->running = false;
 		if (v == RMX_PENDING) {
 			if (c->completed_in_call) {
@@ -598,7 +598,7 @@ plugin_run(struct plugin_worker *pw, int hook,
 	for (c->pos = 0; c->pos < ph->nchain[hook]; c->pos++) {
 		idx = ph->chain[hook][c->pos];
 		c->running = true;
-		v = ph->fn[hook][c->pos](c, pw->ws[idx]);
+		v = ph->hk[hook][c->pos]->fn(c, pw->ws[idx]);
 		c->running = false;
 		if (v == RMX_PENDING && c->completed_in_call)
 			v = c->completed_v;
@@ -736,8 +736,8 @@ load_one(struct plugin_host *ph, const struct plugin_cfg *cfg, char *err,
 		    "plugin %s (%s): ABI %u.%u, this host "
 		    "runs ABI %u.%u",
 		    cfg->name, cfg->path, p->abi_version >> 16,
-		    p->abi_version & 0xffff, RMX_PLUGIN_ABI_MAJOR,
-		    RMX_PLUGIN_ABI_MINOR);
+		    p->abi_version & 0xffff, (unsigned)RMX_PLUGIN_ABI_MAJOR,
+		    (unsigned)RMX_PLUGIN_ABI_MINOR);
 		return -1;
 	}
 	if (p->name == NULL || strcmp(p->name, cfg->name) != 0) {
@@ -800,16 +800,17 @@ build_chains(struct plugin_host *ph)
 		if (n == 0)
 			continue;
 		ph->chain[hook] = calloc(n, sizeof(size_t));
-		ph->fn[hook] = calloc(n, sizeof(rmx_hook_fn *));
-		if (ph->chain[hook] == NULL || ph->fn[hook] == NULL)
+		ph->hk[hook] = calloc(n, sizeof(*ph->hk[hook]));
+		if (ph->chain[hook] == NULL || ph->hk[hook] == NULL)
 			return -1;
 		for (size_t i = 0; i < ph->n; i++)
 			for (const struct rmx_hook *h = ph->pl[i].p->hooks;
 			     h->id != 0; h++)
 				if (h->id == (uint32_t)hook && h->fn != NULL) {
 					ph->chain[hook][ph->nchain[hook]] = i;
-					ph->fn[hook][ph->nchain[hook]++] =
-					    h->fn;
+					// cppcheck-suppress
+					// AssignmentAddressToInteger
+					ph->hk[hook][ph->nchain[hook]++] = h;
 				}
 	}
 	return 0;
@@ -861,7 +862,7 @@ plugin_host_free(struct plugin_host *ph)
 	}
 	for (int h = 0; h <= HOOK_MAX; h++) {
 		free(ph->chain[h]);
-		free(ph->fn[h]);
+		free(ph->hk[h]);
 	}
 	free(ph->pl);
 	free(ph);
