@@ -117,6 +117,9 @@ $(BS)/abi/bad_%.so: tests/abi/abi_bad.c tests/abi/plugin-1.0.h
 	@mkdir -p $(dir $@)
 	$(ABI_CC) -DBAD_$(shell echo $* | tr a-z A-Z) -o $@ $<
 
+# Built through pattern rules: never delete them as intermediates.
+.SECONDARY: $(ABI_SOS) $(PLUGINS_SAN) $(PLUGINS_REL)
+
 SUPPORT_SRCS := $(wildcard tests/support/*.c)
 $(BS)/tests/%: tests/unit/%.c $(SAN_OBJS) $(HDRS) $(SUPPORT_SRCS) \
 		$(PLUGINS_SAN) $(ABI_SOS)
@@ -141,7 +144,7 @@ test: test-deps
 	@tests/run-all.sh
 
 test-build: $(BS)/ringmx $(UNIT_BINS) $(REPLAY_BINS) $(B)/ringmx \
-	$(B)/ringmx-passwd \
+	$(B)/ringmx-passwd $(ABI_SOS) \
 	$(PLUGINS_SAN) $(PLUGINS_REL)
 
 test-unit: $(UNIT_BINS) $(REPLAY_BINS)

@@ -787,6 +787,7 @@ test_notes_round_trip(void **state)
 	qenvelope_free(&d);
 	e.notes = NULL;
 	e.nnotes = 0;
+	qenvelope_free(&e);
 	buf_free(&b);
 }
 
