@@ -94,6 +94,8 @@ static int parse_local_domains(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_limits(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_queue(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_address(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_mode(
@@ -121,6 +123,7 @@ static const struct key top_keys[] = {
     {"listeners", parse_listeners, 0, 0, 0},
     {"local_domains", parse_local_domains, 0, 0, 0},
     {"limits", parse_limits, CFG(limits), 0, 0},
+    {"queue", parse_queue, CFG(queue), 0, 0},
     {"relay_networks", parse_relay_networks, 0, 0, 0},
     {"plugin_dir", parse_string, CFG(plugin_dir), 0, 0},
     {"plugins", parse_plugins, 0, 0, 0},
@@ -1039,6 +1042,22 @@ parse_limits(
 	return walk_group(c, s, limit_keys, NKEYS(limit_keys), dst);
 }
 
+#define QUE(f) (offsetof(struct rmx_config, queue.f) - CFG(queue))
+static const struct key queue_keys[] = {
+    {"retry_initial", parse_uint, QUE(retry_initial), 1, 86400},
+    {"retry_max", parse_uint, QUE(retry_max), 1, 7 * 86400},
+};
+
+static int
+parse_queue(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	(void)k;
+	if (want_type(c, s, CONFIG_TYPE_GROUP, "a group") != 0)
+		return -1;
+	return walk_group(c, s, queue_keys, NKEYS(queue_keys), dst);
+}
+
 /* ---- integer literals that libconfig 1.5 would wrap ----------------- */
 
 /*
@@ -1366,6 +1385,8 @@ config_defaults(struct rmx_config *cfg)
 	    .auth_failures_per_ip = 5,
 	    .auth_failure_window = 900,
 	};
+	cfg->queue.retry_initial = 60;
+	cfg->queue.retry_max = 3600;
 }
 
 /* Defaults that depend on other keys or on the machine. */
@@ -1717,6 +1738,9 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	    l->errors_max, l->hops_max, l->timeout_command, l->timeout_data,
 	    l->timeout_session, l->shutdown_grace, l->auth_failures_per_ip,
 	    l->auth_failure_window);
+	fprintf(out,
+	    "queue = {\n\tretry_initial = %u;\n\tretry_max = %u;\n};\n",
+	    cfg->queue.retry_initial, cfg->queue.retry_max);
 	fputs("relay_networks = [", out);
 	for (size_t i = 0; i < cfg->nrelay_networks; i++) {
 		char net[64];

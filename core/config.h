@@ -69,6 +69,10 @@ struct rmx_config {
 	size_t nlocal_domains;
 	char **local_domains; /* lower-cased */
 	struct rmx_limits limits;
+	struct {
+		unsigned retry_initial; /* first retry delay, s (default 60) */
+		unsigned retry_max;     /* backoff cap, s (default 3600) */
+	} queue;
 	size_t nrelay_networks;
 	struct cidr *relay_networks; /* clients that may relay */
 	char *plugin_dir;            /* default for plugins' path */

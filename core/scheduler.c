@@ -47,13 +47,13 @@ struct scheduler {
 
 /* scheduler_backoff - delay before the next attempt */
 int64_t
-scheduler_backoff(uint32_t attempts)
+scheduler_backoff(uint32_t attempts, unsigned initial, unsigned max)
 {
-	int64_t d = 60;
+	int64_t d = initial;
 
-	for (uint32_t i = 1; i < attempts && d < 3600; i++)
+	for (uint32_t i = 1; i < attempts && d < (int64_t)max; i++)
 		d *= 2;
-	return d > 3600 ? 3600 : d;
+	return d > (int64_t)max ? (int64_t)max : d;
 }
 
 /* scheduler_new - empty scheduler */
@@ -453,7 +453,7 @@ scheduler_job_done(struct scheduler *s, struct offload_job *job)
 	if (j->body_err != QUEUE_OK) {
 		log_event(LOG_ERR, "queue_read_failed", "id=%s err=%d", id,
 		    j->body_err);
-		wait_until(s, it, now + 60);
+		wait_until(s, it, now + (int64_t)s->cfg->queue.retry_initial);
 		return;
 	}
 	report_attempts(s, it);
@@ -462,7 +462,9 @@ scheduler_job_done(struct scheduler *s, struct offload_job *job)
 		return;
 	}
 	it->env->attempts++;
-	it->env->next_attempt = now + scheduler_backoff(it->env->attempts);
+	it->env->next_attempt =
+	    now + scheduler_backoff(it->env->attempts,
+		      s->cfg->queue.retry_initial, s->cfg->queue.retry_max);
 	if (j->no_route > 0 && j->delivered == 0 && j->failed == 0)
 		log_event(LOG_WARNING, "deferred",
 		    "id=%s reason=no_route "
@@ -481,7 +483,7 @@ scheduler_commit_done(struct scheduler *s, struct qop *op)
 	s->commits--;
 	if (op->result != QUEUE_OK) {
 		log_event(LOG_ERR, "queue_update_failed", "err=%d", op->result);
-		wait_until(s, it, now + 60);
+		wait_until(s, it, now + (int64_t)s->cfg->queue.retry_initial);
 		return;
 	}
 	if (op->kind == QOP_DELETE) {

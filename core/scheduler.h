@@ -41,7 +41,7 @@ void scheduler_commit_done(struct scheduler *s, struct qop *op);
 bool scheduler_busy(const struct scheduler *s);
 /* Messages known to the scheduler. */
 uint64_t scheduler_count(const struct scheduler *s);
-/* Backoff after n attempts: 60 s doubling, capped at 1 h. */
-int64_t scheduler_backoff(uint32_t attempts);
+/* Backoff after n attempts: initial doubling, capped at max (seconds). */
+int64_t scheduler_backoff(uint32_t attempts, unsigned initial, unsigned max);
 
 #endif

@@ -122,3 +122,41 @@ def test_hold_then_release(make_ringmx):
 def test_pid_file(ringmx):
     pidfile = ringmx.state_dir / "ringmx.pid"
     assert int(pidfile.read_text().strip()) == ringmx.pid
+
+
+def test_failed_delivery_stays_queued_and_is_retried(make_ringmx):
+    """A mailbox that cannot be written (here: a file where bob's Maildir
+    directory should be) defers the message; it stays in the queue, and
+    the retry after queue.retry_initial delivers it once the problem is
+    gone."""
+    d = make_ringmx(start=False, queue={"retry_initial": 1, "retry_max": 2})
+    d.maildir_root.mkdir(parents=True)
+    (d.maildir_root / "bob").write_text("not a directory\n")
+    d.start()
+    msg = make_msg(subject="retry me")
+    d.send(msg, rcpts=("bob@localhost",))
+    wait_for(lambda: d.events("deferred"), 10, "deferred logged")
+    assert d.queued() == 1
+    (d.maildir_root / "bob").unlink()
+    raw = d.wait_mail("bob", timeout=15)[0][1]
+    assert contains(raw, msg)
+    wait_for(lambda: d.queued() == 0, 10, "queue empty after the retry")
+    assert len(d.mailbox("bob")) == 1
+
+
+def test_restart_with_fewer_workers_adopts_shards(make_ringmx):
+    """Mail queued by 3 workers (3 shards) is all delivered after a
+    restart with 1 worker: no shard is orphaned."""
+    d = make_ringmx(workers=3, hold=True)
+    sent = [d.send(make_msg(subject=f"m{i}")) for i in range(30)]
+    assert d.stop() == 0
+    shards = [p.name for p in d.queue_files()]
+    assert len(shards) == 3, shards
+    assert d.queued() == 30
+    d.cfg.update(workers=1, hold=False)
+    d.start()
+    wait_for(lambda: len(d.mailbox("alice")) == 30, 20, "30 delivered")
+    wait_for(lambda: d.queued() == 0, 10, "every shard drained")
+    adopted = {e.get("shard") for e in d.events("shard_adopted")}
+    assert adopted == {"1", "2"}, adopted
+    assert len(set(sent)) == 30
