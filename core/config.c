@@ -96,6 +96,12 @@ static int parse_limits(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_queue(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_source_ip(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_outbound(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_dns(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_address(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_mode(
@@ -124,6 +130,8 @@ static const struct key top_keys[] = {
     {"local_domains", parse_local_domains, 0, 0, 0},
     {"limits", parse_limits, CFG(limits), 0, 0},
     {"queue", parse_queue, CFG(queue), 0, 0},
+    {"outbound", parse_outbound, CFG(outbound), 0, 0},
+    {"dns", parse_dns, CFG(dns), 0, 0},
     {"relay_networks", parse_relay_networks, 0, 0, 0},
     {"plugin_dir", parse_string, CFG(plugin_dir), 0, 0},
     {"plugins", parse_plugins, 0, 0, 0},
@@ -1046,7 +1054,145 @@ parse_limits(
 static const struct key queue_keys[] = {
     {"retry_initial", parse_uint, QUE(retry_initial), 1, 86400},
     {"retry_max", parse_uint, QUE(retry_max), 1, 7 * 86400},
+    {"lifetime", parse_uint, QUE(lifetime), 1, 60 * 86400},
+    {"delay_warning", parse_uint, QUE(delay_warning), 0, 60 * 86400},
 };
+
+#define OUT(f) (offsetof(struct rmx_config, outbound.f) - CFG(outbound))
+static const struct key outbound_keys[] = {
+    {"allow_loopback", parse_bool, OUT(allow_loopback), 0, 0},
+    {"helo_name", parse_hostname, OUT(helo_name), 0, 0},
+    {"source_ipv4", parse_source_ip, OUT(source_ipv4), AF_INET, 0},
+    {"source_ipv6", parse_source_ip, OUT(source_ipv6), AF_INET6, 0},
+    {"connect_timeout", parse_uint, OUT(connect_timeout), 1, 3600},
+    {"max_connections", parse_uint, OUT(max_connections), 1, 1000000},
+    {"dest_connections", parse_uint, OUT(dest_connections), 1, 100000},
+    {"dest_rate", parse_uint, OUT(dest_rate), 0, UINT_MAX},
+    {"messages_per_connection", parse_uint, OUT(messages_per_connection), 1,
+	UINT_MAX},
+    {"idle_timeout", parse_uint, OUT(idle_timeout), 0, 3600},
+};
+
+static int
+parse_outbound(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	(void)k;
+	if (want_type(c, s, CONFIG_TYPE_GROUP, "a group") != 0)
+		return -1;
+	return walk_group(c, s, outbound_keys, NKEYS(outbound_keys), dst);
+}
+
+static int
+parse_source_ip(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	unsigned char tmp[16];
+
+	if (parse_string(c, s, dst, k) != 0)
+		return -1;
+	if (inet_pton((int)k->min, *(char **)dst, tmp) != 1)
+		return serr(c, s, "\"%s\" is not an %s address", *(char **)dst,
+		    k->min == AF_INET ? "IPv4" : "IPv6");
+	return 0;
+}
+
+#define DNSK(f) (offsetof(struct rmx_config, dns.f) - CFG(dns))
+static int parse_dns_mode(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_stub_zones(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static const struct key dns_keys[] = {
+    {"mode", parse_dns_mode, DNSK(mode), 0, 0},
+    {"trust_anchor", parse_string, DNSK(trust_anchor), 0, 0},
+    {"unbound_conf", parse_string, DNSK(unbound_conf), 0, 0},
+    {"stub_zones", parse_stub_zones, 0, 0, 0},
+};
+
+static int
+parse_dns_mode(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	const char *v;
+
+	(void)k;
+	if (want_type(c, s, CONFIG_TYPE_STRING, "a string") != 0)
+		return -1;
+	v = config_setting_get_string(s);
+	if (strcmp(v, "recursive") == 0)
+		*(int *)dst = 0;
+	else if (strcmp(v, "resolvconf") == 0)
+		*(int *)dst = 1;
+	else
+		return serr(c, s, "expected \"recursive\" or \"resolvconf\"");
+	return 0;
+}
+
+static int
+parse_stub_zones(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	struct rmx_config *cfg = c->cfg;
+	int n;
+
+	(void)dst;
+	(void)k;
+	if (want_type(c, s, CONFIG_TYPE_LIST,
+		"a list of groups, as in ( { zone = \"example.\"; address = "
+		"\"127.0.0.1@53\"; } )") != 0)
+		return -1;
+	n = config_setting_length(s);
+	if (n <= 0)
+		return 0;
+	cfg->dns.stub_zone = calloc((size_t)n, sizeof(char *));
+	cfg->dns.stub_addr = calloc((size_t)n, sizeof(char *));
+	if (cfg->dns.stub_zone == NULL || cfg->dns.stub_addr == NULL)
+		return serr(c, s, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
+		const char *zone = NULL, *addr = NULL;
+		int m;
+
+		if (want_type(c, e, CONFIG_TYPE_GROUP, "a group") != 0)
+			return -1;
+		m = config_setting_length(e);
+		for (int j = 0; j < m; j++) {
+			const config_setting_t *v =
+			    config_setting_get_elem(e, (unsigned)j);
+			const char *key = config_setting_name(v);
+			if (strcmp(key, "zone") != 0 &&
+			    strcmp(key, "address") != 0)
+				return serr(c, v, "unknown key");
+			if (want_type(c, v, CONFIG_TYPE_STRING, "a string") !=
+			    0)
+				return -1;
+			if (key[0] == 'z')
+				zone = config_setting_get_string(v);
+			else
+				addr = config_setting_get_string(v);
+		}
+		if (zone == NULL || addr == NULL)
+			return serr(c, e, "zone and address are required");
+		cfg->dns.stub_zone[i] = strdup(zone);
+		cfg->dns.stub_addr[i] = strdup(addr);
+		cfg->dns.nstubs = (size_t)i + 1;
+		if (cfg->dns.stub_zone[i] == NULL ||
+		    cfg->dns.stub_addr[i] == NULL)
+			return serr(c, e, "out of memory");
+	}
+	return 0;
+}
+
+static int
+parse_dns(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	(void)k;
+	if (want_type(c, s, CONFIG_TYPE_GROUP, "a group") != 0)
+		return -1;
+	return walk_group(c, s, dns_keys, NKEYS(dns_keys), dst);
+}
 
 static int
 parse_queue(
@@ -1385,8 +1531,15 @@ config_defaults(struct rmx_config *cfg)
 	    .auth_failures_per_ip = 5,
 	    .auth_failure_window = 900,
 	};
-	cfg->queue.retry_initial = 60;
+	cfg->queue.retry_initial = 300;
 	cfg->queue.retry_max = 3600;
+	cfg->queue.lifetime = 5 * 86400;
+	cfg->queue.delay_warning = 4 * 3600;
+	cfg->outbound.connect_timeout = 30;
+	cfg->outbound.max_connections = 1000;
+	cfg->outbound.dest_connections = 20;
+	cfg->outbound.messages_per_connection = 100;
+	cfg->outbound.idle_timeout = 5;
 }
 
 /* Defaults that depend on other keys or on the machine. */
@@ -1678,6 +1831,17 @@ level_name(int level)
 	return "info";
 }
 
+/* An optional string key inside a group: "\tkey = "value";" or nothing. */
+static void
+print_opt(FILE *out, const char *key, const char *v)
+{
+	if (v == NULL)
+		return;
+	fprintf(out, "\t%s = ", key);
+	print_string(out, v);
+	fputs(";\n", out);
+}
+
 /* config_print - write the effective configuration in libconfig syntax */
 void
 config_print(const struct rmx_config *cfg, FILE *out)
@@ -1739,8 +1903,35 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	    l->timeout_session, l->shutdown_grace, l->auth_failures_per_ip,
 	    l->auth_failure_window);
 	fprintf(out,
-	    "queue = {\n\tretry_initial = %u;\n\tretry_max = %u;\n};\n",
-	    cfg->queue.retry_initial, cfg->queue.retry_max);
+	    "queue = {\n\tretry_initial = %u;\n\tretry_max = %u;\n"
+	    "\tlifetime = %u;\n\tdelay_warning = %u;\n};\n",
+	    cfg->queue.retry_initial, cfg->queue.retry_max, cfg->queue.lifetime,
+	    cfg->queue.delay_warning);
+	fprintf(out, "outbound = {\n\tallow_loopback = %s;\n",
+	    cfg->outbound.allow_loopback ? "true" : "false");
+	print_opt(out, "helo_name", cfg->outbound.helo_name);
+	print_opt(out, "source_ipv4", cfg->outbound.source_ipv4);
+	print_opt(out, "source_ipv6", cfg->outbound.source_ipv6);
+	fprintf(out,
+	    "\tconnect_timeout = %u;\n\tmax_connections = %u;\n"
+	    "\tdest_connections = %u;\n\tdest_rate = %u;\n"
+	    "\tmessages_per_connection = %u;\n\tidle_timeout = %u;\n};\n",
+	    cfg->outbound.connect_timeout, cfg->outbound.max_connections,
+	    cfg->outbound.dest_connections, cfg->outbound.dest_rate,
+	    cfg->outbound.messages_per_connection, cfg->outbound.idle_timeout);
+	fprintf(out, "dns = {\n\tmode = \"%s\";\n",
+	    cfg->dns.mode ? "resolvconf" : "recursive");
+	print_opt(out, "trust_anchor", cfg->dns.trust_anchor);
+	print_opt(out, "unbound_conf", cfg->dns.unbound_conf);
+	fputs("\tstub_zones = (", out);
+	for (size_t i = 0; i < cfg->dns.nstubs; i++) {
+		fputs(i ? ", { zone = " : " { zone = ", out);
+		print_string(out, cfg->dns.stub_zone[i]);
+		fputs("; address = ", out);
+		print_string(out, cfg->dns.stub_addr[i]);
+		fputs("; }", out);
+	}
+	fputs(" );\n};\n", out);
 	fputs("relay_networks = [", out);
 	for (size_t i = 0; i < cfg->nrelay_networks; i++) {
 		char net[64];
@@ -1803,6 +1994,17 @@ config_free(struct rmx_config *cfg)
 	free(cfg->local_domains);
 	free(cfg->relay_networks);
 	free(cfg->plugin_dir);
+	free(cfg->outbound.helo_name);
+	free(cfg->outbound.source_ipv4);
+	free(cfg->outbound.source_ipv6);
+	free(cfg->dns.trust_anchor);
+	free(cfg->dns.unbound_conf);
+	for (size_t i = 0; i < cfg->dns.nstubs; i++) {
+		free(cfg->dns.stub_zone[i]);
+		free(cfg->dns.stub_addr[i]);
+	}
+	free(cfg->dns.stub_zone);
+	free(cfg->dns.stub_addr);
 	for (size_t i = 0; i < cfg->nplugins; i++) {
 		struct plugin_cfg *p = &cfg->plugins[i];
 		free(p->name);

@@ -70,9 +70,31 @@ struct rmx_config {
 	char **local_domains; /* lower-cased */
 	struct rmx_limits limits;
 	struct {
-		unsigned retry_initial; /* first retry delay, s (default 60) */
+		unsigned retry_initial; /* first retry delay, s (default 300) */
 		unsigned retry_max;     /* backoff cap, s (default 3600) */
+		unsigned lifetime;      /* then bounce, s (default 5 days) */
+		unsigned delay_warning; /* delay DSN after, s (4 h; 0 = off) */
 	} queue;
+	struct {
+		bool allow_loopback; /* deliver to loopback/own addresses */
+		char *helo_name;     /* NULL = hostname */
+		char *source_ipv4;   /* NULL = kernel's choice */
+		char *source_ipv6;
+		unsigned connect_timeout;         /* s, default 30 */
+		unsigned max_connections;         /* process-wide, def. 1000 */
+		unsigned dest_connections;        /* per destination, def. 20 */
+		unsigned dest_rate;               /* msgs/min/dest, 0 = off */
+		unsigned messages_per_connection; /* default 100 */
+		unsigned idle_timeout;            /* reuse window, s, def. 5 */
+	} outbound;
+	struct {
+		int mode;           /* 0 recursive, 1 resolvconf */
+		char *trust_anchor; /* NULL = Debian's dns-root-data */
+		char *unbound_conf; /* extra libunbound config, NULL = none */
+		size_t nstubs;
+		char **stub_zone; /* zone names */
+		char **stub_addr; /* "ip@port" each */
+	} dns;
 	size_t nrelay_networks;
 	struct cidr *relay_networks; /* clients that may relay */
 	char *plugin_dir;            /* default for plugins' path */
