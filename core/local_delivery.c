@@ -94,7 +94,7 @@ run(struct offload_job *base)
 			/* Refused at RCPT already; only a damaged queue
 			 * gets here. Permanent. */
 			r->state = QRCPT_FAILED;
-			set_error(r, "5.1.3 mailbox name not allowed");
+			set_error(r, "550 5.1.3 mailbox name not allowed");
 			continue;
 		}
 		buf_reset(&prefix);
@@ -117,7 +117,10 @@ run(struct offload_job *base)
 			    id, r->addr, box);
 		} else {
 			char q[600];
-			set_error(r, err);
+			char e2[600];
+			/* temporary: disk full, I/O error, permissions */
+			snprintf(e2, sizeof(e2), "451 4.3.0 %s", err);
+			set_error(r, e2);
 			j->failed++;
 			log_event(LOG_WARNING, "deferred",
 			    "id=%s rcpt=<%s> "

@@ -365,10 +365,42 @@ route_recipients(struct scheduler *s, struct sched_item *it)
 	}
 }
 
+/*
+ * Recipients still pending when the message has been queued longer than
+ * queue.lifetime fail now (and bounce): status 4.4.7 with the last error.
+ */
+static void
+expire_recipients(struct scheduler *s, struct sched_item *it, int64_t now)
+{
+	struct qenvelope *e = it->env;
+	unsigned lifetime = s->cfg->queue.lifetime;
+	char id[QID_STR_LEN + 1];
+
+	if (lifetime == 0 || now - e->received < (int64_t)lifetime)
+		return;
+	qid_format(e->id, id);
+	for (uint32_t i = 0; i < e->nrcpt; i++) {
+		struct qrcpt *r = &e->rcpts[i];
+		char msg[700];
+
+		if (r->state != QRCPT_PENDING)
+			continue;
+		snprintf(msg, sizeof(msg),
+		    "451 4.4.7 message expired after %u s in the queue%s%s",
+		    lifetime, r->last_error ? "; last error: " : "",
+		    r->last_error ? r->last_error : "");
+		free(r->last_error);
+		r->last_error = strdup(msg);
+		r->state = QRCPT_FAILED;
+		log_event(LOG_NOTICE, "expired", "id=%s rcpt=<%s>", id, r->addr);
+	}
+}
+
 static void
 start(struct scheduler *s, struct sched_item *it)
 {
 	route_recipients(s, it);
+	expire_recipients(s, it, (int64_t)time(NULL));
 	if (pending_rcpts(it->env) == 0) {
 		submit_op(s, it, QOP_DELETE);
 		return;
