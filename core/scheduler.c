@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bounce.h"
 #include "local_delivery.h"
 #include "log.h"
 
@@ -39,10 +40,11 @@ struct scheduler {
 	struct sched_item *ready_head, **ready_tail;
 	struct sched_item **heap;
 	size_t nheap, capheap;
-	unsigned jobs;            /* delivery jobs in flight */
-	unsigned commits;         /* ops in flight */
-	struct plugin_worker *pw; /* ROUTE hook, or NULL */
-	uint64_t count;           /* items alive */
+	unsigned jobs;               /* delivery jobs in flight */
+	unsigned commits;            /* ops in flight */
+	struct plugin_worker *pw;    /* ROUTE hook, or NULL */
+	struct queue_shard *primary; /* where reports (DSNs) are queued */
+	uint64_t count;              /* items alive */
 };
 
 /* scheduler_backoff - delay before the next attempt */
@@ -327,12 +329,13 @@ route_recipients(struct scheduler *s, struct sched_item *it)
 	free(it->routes);
 	free(it->attempted);
 	it->routes = it->attempted = NULL;
-	if (s->pw == NULL || e->nrcpt == 0 ||
-	    (it->routes = calloc(e->nrcpt, 1)) == NULL ||
+	if (e->nrcpt == 0 || (it->routes = calloc(e->nrcpt, 1)) == NULL ||
 	    (it->attempted = calloc(e->nrcpt, 1)) == NULL)
 		return;
 	for (uint32_t i = 0; i < e->nrcpt; i++)
 		it->attempted[i] = e->rcpts[i].state == QRCPT_PENDING;
+	if (s->pw == NULL)
+		return;
 	qid_format(e->id, id);
 	for (uint32_t i = 0; i < e->nrcpt; i++) {
 		struct hook_result r = {0};
@@ -392,9 +395,13 @@ expire_recipients(struct scheduler *s, struct sched_item *it, int64_t now)
 		free(r->last_error);
 		r->last_error = strdup(msg);
 		r->state = QRCPT_FAILED;
-		log_event(LOG_NOTICE, "expired", "id=%s rcpt=<%s>", id, r->addr);
+		log_event(
+		    LOG_NOTICE, "expired", "id=%s rcpt=<%s>", id, r->addr);
 	}
 }
+
+static void finish_attempt(
+    struct scheduler *s, struct sched_item *it, int64_t now, unsigned no_route);
 
 static void
 start(struct scheduler *s, struct sched_item *it)
@@ -402,7 +409,7 @@ start(struct scheduler *s, struct sched_item *it)
 	route_recipients(s, it);
 	expire_recipients(s, it, (int64_t)time(NULL));
 	if (pending_rcpts(it->env) == 0) {
-		submit_op(s, it, QOP_DELETE);
+		finish_attempt(s, it, (int64_t)time(NULL), 0);
 		return;
 	}
 	it->state = IT_DELIVERING;
@@ -465,6 +472,128 @@ report_attempts(struct scheduler *s, struct sched_item *it)
 	it->status = NULL;
 }
 
+static bool
+has_note(const struct qenvelope *e, const char *kv)
+{
+	for (uint32_t i = 0; i < e->nnotes; i++)
+		if (strcmp(e->notes[i], kv) == 0)
+			return true;
+	return false;
+}
+
+static void
+add_note(struct qenvelope *e, const char *kv)
+{
+	char **nn = realloc(e->notes, (e->nnotes + 1) * sizeof(*nn));
+
+	if (nn == NULL)
+		return;
+	e->notes = nn;
+	if ((e->notes[e->nnotes] = strdup(kv)) != NULL)
+		e->nnotes++;
+}
+
+/*
+ * Report this attempt to the sender: recipients that failed, were
+ * delivered with NOTIFY=SUCCESS, or (once, after queue.delay_warning)
+ * are still delayed, as RFC 3461 NOTIFY allows.
+ */
+static void
+send_reports(struct scheduler *s, struct sched_item *it, int64_t now)
+{
+	struct qenvelope *e = it->env;
+	struct dsn_rcpt *list;
+	char(*st)[16];
+	size_t n = 0;
+	bool delay_due =
+	    s->cfg->queue.delay_warning > 0 &&
+	    now - e->received >= (int64_t)s->cfg->queue.delay_warning &&
+	    !has_note(e, "dsn.delayed=1");
+
+	if (it->attempted == NULL || s->primary == NULL || e->nrcpt == 0)
+		return;
+	list = calloc(e->nrcpt, sizeof(*list));
+	st = calloc(e->nrcpt, sizeof(*st));
+	if (list == NULL || st == NULL) {
+		free(list);
+		free(st);
+		return;
+	}
+	for (uint32_t i = 0; i < e->nrcpt; i++) {
+		const struct qrcpt *r = &e->rcpts[i];
+		enum dsn_action a;
+		char cls;
+
+		if (r->state == QRCPT_FAILED && it->attempted[i]) {
+			a = DSN_ACTION_FAILED;
+			cls = '5';
+		} else if (r->state == QRCPT_DELIVERED && it->attempted[i]) {
+			a = DSN_ACTION_DELIVERED;
+			cls = '2';
+		} else if (r->state == QRCPT_PENDING && delay_due) {
+			a = DSN_ACTION_DELAYED;
+			cls = '4';
+		} else {
+			continue;
+		}
+		if (!dsn_wanted(r, a))
+			continue;
+		bounce_status(r->last_error, cls, st[n]);
+		/* the class follows the action: an expiry fails for good
+		 * with the 4.x.x code of its last temporary error */
+		if (st[n][0] != cls) {
+			if (a == DSN_ACTION_DELIVERED ||
+			    (a == DSN_ACTION_DELAYED && st[n][0] != '4'))
+				snprintf(st[n], sizeof(st[n]), "%c.0.0", cls);
+			else
+				st[n][0] = cls;
+		}
+		list[n].index = i;
+		list[n].action = a;
+		list[n].status = st[n];
+		list[n].diagnostic =
+		    a == DSN_ACTION_DELIVERED ? NULL : r->last_error;
+		list[n].last_attempt = now;
+		if (a == DSN_ACTION_DELAYED)
+			list[n].will_retry_until =
+			    e->received + (int64_t)s->cfg->queue.lifetime;
+		n++;
+	}
+	if (delay_due && pending_rcpts(e) > 0)
+		add_note(e, "dsn.delayed=1"); /* once; kept in the queue */
+	if (n > 0 && bounce_report(s->cfg, s->qc, s->primary, it->shard, e,
+			 list, n, now) == 0)
+		s->commits++;
+	free(list);
+	free(st);
+}
+
+/* The attempt is over: report, then update or remove the message. */
+static void
+finish_attempt(
+    struct scheduler *s, struct sched_item *it, int64_t now, unsigned no_route)
+{
+	char id[QID_STR_LEN + 1];
+
+	qid_format(it->env->id, id);
+	report_attempts(s, it);
+	send_reports(s, it, now);
+	if (pending_rcpts(it->env) == 0) {
+		submit_op(s, it, QOP_DELETE);
+		return;
+	}
+	it->env->attempts++;
+	it->env->next_attempt =
+	    now + scheduler_backoff(it->env->attempts,
+		      s->cfg->queue.retry_initial, s->cfg->queue.retry_max);
+	if (no_route > 0)
+		log_event(LOG_WARNING, "deferred",
+		    "id=%s reason=no_route "
+		    "pending=%u",
+		    id, no_route);
+	submit_op(s, it, QOP_UPDATE);
+}
+
 /* scheduler_job_done - record an attempt */
 void
 scheduler_job_done(struct scheduler *s, struct offload_job *job)
@@ -488,21 +617,8 @@ scheduler_job_done(struct scheduler *s, struct offload_job *job)
 		wait_until(s, it, now + (int64_t)s->cfg->queue.retry_initial);
 		return;
 	}
-	report_attempts(s, it);
-	if (pending_rcpts(it->env) == 0) {
-		submit_op(s, it, QOP_DELETE);
-		return;
-	}
-	it->env->attempts++;
-	it->env->next_attempt =
-	    now + scheduler_backoff(it->env->attempts,
-		      s->cfg->queue.retry_initial, s->cfg->queue.retry_max);
-	if (j->no_route > 0 && j->delivered == 0 && j->failed == 0)
-		log_event(LOG_WARNING, "deferred",
-		    "id=%s reason=no_route "
-		    "pending=%u",
-		    id, j->no_route);
-	submit_op(s, it, QOP_UPDATE);
+	finish_attempt(
+	    s, it, now, j->delivered == 0 && j->failed == 0 ? j->no_route : 0);
 }
 
 /* scheduler_commit_done - an update or delete is durable (or failed) */
@@ -513,6 +629,13 @@ scheduler_commit_done(struct scheduler *s, struct qop *op)
 	int64_t now = (int64_t)time(NULL);
 
 	s->commits--;
+	if (op->owner_gen == BOUNCE_OWNER_TAG) {
+		struct queue_shard *shard;
+		struct qenvelope *env = bounce_done(op, &shard);
+		if (env != NULL)
+			scheduler_add(s, shard, env);
+		return;
+	}
 	if (op->result != QUEUE_OK) {
 		log_event(LOG_ERR, "queue_update_failed", "err=%d", op->result);
 		wait_until(s, it, now + (int64_t)s->cfg->queue.retry_initial);
@@ -528,6 +651,13 @@ scheduler_commit_done(struct scheduler *s, struct qop *op)
 	}
 	it->stored_next = it->env->next_attempt;
 	wait_until(s, it, it->env->next_attempt);
+}
+
+/* scheduler_set_shard - where reports (DSNs) are queued */
+void
+scheduler_set_shard(struct scheduler *s, struct queue_shard *primary)
+{
+	s->primary = primary;
 }
 
 /* scheduler_set_plugins - use pw's ROUTE hook */

@@ -598,7 +598,7 @@ on_notify(struct worker *w)
 
 	for (op = queue_committer_reap(w->qc); op != NULL; op = next) {
 		next = op->next;
-		if (op->owner_gen == SCHED_OWNER_TAG) {
+		if (op->owner_gen >= SCHED_OWNER_TAG) {
 			scheduler_commit_done(w->sched, op);
 		} else {
 			struct smtp_session *s = op->owner;
@@ -917,6 +917,7 @@ setup(struct worker *w)
 	w->sctx.worker = w->p.index;
 	w->sctx.plugins = w->pw;
 	scheduler_set_plugins(w->sched, w->pw);
+	scheduler_set_shard(w->sched, w->p.shards[0]);
 	w->sctx.auth_hook = plugin_host_has_hook(w->p.plugins, RMX_HOOK_AUTH);
 	w->sctx.resume = session_resume;
 	w->sctx.resume_arg = w;
