@@ -238,7 +238,7 @@ main(int argc, char **argv)
 	char err[1024];
 	struct worker_params *wp;
 	struct worker **workers;
-	struct ip_limit *iplim, *authfail;
+	struct ip_limit *iplim, *authfail, *dests;
 	struct plugin_host *plugins = NULL;
 	sigset_t sigs;
 	int c, pidfd, rc = 0;
@@ -334,9 +334,10 @@ main(int argc, char **argv)
 
 	iplim = ip_limit_new(cfg->limits.conn_max * 2);
 	authfail = ip_limit_new(4096);
+	dests = ip_limit_new(4096);
 	wp = calloc(cfg->workers, sizeof(*wp));
 	workers = calloc(cfg->workers, sizeof(*workers));
-	if (iplim == NULL || authfail == NULL || wp == NULL ||
+	if (iplim == NULL || authfail == NULL || dests == NULL || wp == NULL ||
 	    workers == NULL || assign_shards(cfg, wp) != 0) {
 		fprintf(stderr, "ringmx: cannot open the queue\n");
 		for (unsigned i = 0; wp != NULL && i < cfg->workers; i++) {
@@ -348,6 +349,7 @@ main(int argc, char **argv)
 		free(workers);
 		ip_limit_free(iplim);
 		ip_limit_free(authfail);
+		ip_limit_free(dests);
 		plugin_host_free(plugins);
 		config_free(cfg);
 		return 1;
@@ -357,6 +359,7 @@ main(int argc, char **argv)
 		wp[i].cfg = cfg;
 		wp[i].iplim = iplim;
 		wp[i].authfail = authfail;
+		wp[i].dests = dests;
 		wp[i].plugins = plugins;
 		workers[i] = worker_new(&wp[i]);
 		if (workers[i] == NULL || worker_start(workers[i]) != 0) {
@@ -423,6 +426,7 @@ main(int argc, char **argv)
 	plugin_host_free(plugins);
 	ip_limit_free(iplim);
 	ip_limit_free(authfail);
+	ip_limit_free(dests);
 	config_free(cfg);
 	log_close();
 	return rc;

@@ -13,18 +13,37 @@
 #include "bounce.h"
 #include "local_delivery.h"
 #include "log.h"
+#include "nexthop.h"
+#include "outbound.h"
 
 #define MAX_JOBS_INFLIGHT 32
 
 enum item_state { IT_WAITING, IT_DELIVERING, IT_COMMITTING };
 
+struct sched_item;
+
+/* The recipients of one attempt that go to one next hop. */
+struct remote_group {
+	struct outbound_req req;
+	struct sched_item *it;
+	uint32_t *idx; /* recipient indexes (req.rcpts points here) */
+	struct remote_group *next;
+};
+
 struct sched_item {
 	struct local_delivery_job job; /* first: offload_job at offset 0 */
+	struct scheduler *sched;
 	struct queue_shard *shard;
 	struct qenvelope *env; /* owned */
 	struct qop op;
 	uint8_t *routes;    /* per recipient, for this attempt */
 	uint8_t *attempted; /* per recipient: pending when the attempt began */
+	char **transport;   /* per recipient: ROUTE's remote transport */
+	uint8_t *relayed;   /* per recipient: 1 relayed to a non-DSN hop */
+	unsigned parts;     /* deliveries of this attempt still running */
+	unsigned no_route;  /* recipients nobody could take this time */
+	struct buf body;    /* for outbound deliveries of this attempt */
+	struct remote_group *groups;
 	const char *status; /* DELIVERY hook: result being reported */
 	uint32_t route_idx; /* recipient the ROUTE hook is asked about */
 	char qid_str[QID_STR_LEN + 1];
@@ -44,6 +63,7 @@ struct scheduler {
 	unsigned commits;            /* ops in flight */
 	struct plugin_worker *pw;    /* ROUTE hook, or NULL */
 	struct queue_shard *primary; /* where reports (DSNs) are queued */
+	struct outbound *ob;         /* SMTP/LMTP client, or NULL */
 	uint64_t count;              /* items alive */
 };
 
@@ -75,8 +95,31 @@ scheduler_new(const struct rmx_config *cfg, struct offload *off,
 }
 
 static void
+attempt_clear(struct sched_item *it)
+{
+	uint32_t n = it->env ? it->env->nrcpt : 0;
+
+	if (it->transport != NULL)
+		for (uint32_t i = 0; i < n; i++)
+			free(it->transport[i]);
+	free(it->transport);
+	it->transport = NULL;
+	free(it->relayed);
+	it->relayed = NULL;
+	while (it->groups != NULL) {
+		struct remote_group *g = it->groups;
+		it->groups = g->next;
+		free(g->idx);
+		free(g->req.results);
+		free(g);
+	}
+	buf_free(&it->body);
+}
+
+static void
 item_free(struct sched_item *it)
 {
+	attempt_clear(it);
 	free(it->routes);
 	free(it->attempted);
 	if (it->env != NULL) {
@@ -214,6 +257,7 @@ scheduler_add(
 		return;
 	}
 	it->shard = shard;
+	it->sched = s;
 	it->env = env;
 	it->stored_next = env->next_attempt;
 	s->count++;
@@ -329,8 +373,11 @@ route_recipients(struct scheduler *s, struct sched_item *it)
 	free(it->routes);
 	free(it->attempted);
 	it->routes = it->attempted = NULL;
+	attempt_clear(it);
 	if (e->nrcpt == 0 || (it->routes = calloc(e->nrcpt, 1)) == NULL ||
-	    (it->attempted = calloc(e->nrcpt, 1)) == NULL)
+	    (it->attempted = calloc(e->nrcpt, 1)) == NULL ||
+	    (it->transport = calloc(e->nrcpt, sizeof(char *))) == NULL ||
+	    (it->relayed = calloc(e->nrcpt, 1)) == NULL)
 		return;
 	for (uint32_t i = 0; i < e->nrcpt; i++)
 		it->attempted[i] = e->rcpts[i].state == QRCPT_PENDING;
@@ -359,6 +406,9 @@ route_recipients(struct scheduler *s, struct sched_item *it)
 			it->routes[i] = ROUTE_HOLD;
 		} else if (r.route != NULL) {
 			it->routes[i] = route_kind_of(r.route);
+			if (it->routes[i] == ROUTE_REMOTE &&
+			    strcmp(r.route, "mx") != 0)
+				it->transport[i] = strdup(r.route);
 			log_event(LOG_DEBUG, "routed",
 			    "id=%s rcpt=<%s> "
 			    "transport=%s",
@@ -403,20 +453,221 @@ expire_recipients(struct scheduler *s, struct sched_item *it, int64_t now)
 static void finish_attempt(
     struct scheduler *s, struct sched_item *it, int64_t now, unsigned no_route);
 
+static void part_done(struct scheduler *s, struct sched_item *it);
+
+/* Apply one next hop's per-recipient results to the envelope. */
+static void
+remote_done(void *arg, struct outbound_req *r)
+{
+	struct remote_group *g = arg;
+	struct sched_item *it = g->it;
+	struct scheduler *s = it->sched;
+	struct qenvelope *e = it->env;
+	char id[QID_STR_LEN + 1];
+
+	qid_format(e->id, id);
+	for (uint32_t k = 0; k < r->nrcpt; k++) {
+		const struct smtp_client_status *st = &r->results[k];
+		struct qrcpt *rc = &e->rcpts[g->idx[k]];
+		char text[700];
+
+		smtp_client_status_format(st, text, sizeof(text));
+		rc->attempts++;
+		if (st->outcome == SC_OK) {
+			rc->state = QRCPT_DELIVERED;
+			free(rc->last_error);
+			rc->last_error = NULL;
+			it->relayed[g->idx[k]] =
+			    r->lmtp ? 0 : (r->peer_dsn ? 2 : 1);
+			log_event(LOG_INFO, "delivered",
+			    "id=%s rcpt=<%s> relay=%s "
+			    "reply=\"%s\"",
+			    id, rc->addr,
+			    r->remote_mta[0] ? r->remote_mta : r->dest,
+			    st->text);
+			continue;
+		}
+		free(rc->last_error);
+		rc->last_error = strdup(text);
+		if (st->outcome == SC_PERM) {
+			rc->state = QRCPT_FAILED;
+			log_event(LOG_NOTICE, "bounced",
+			    "id=%s rcpt=<%s> relay=%s "
+			    "reply=\"%s\"",
+			    id, rc->addr,
+			    r->remote_mta[0] ? r->remote_mta : r->dest, text);
+		} else {
+			log_event(LOG_INFO, "deferred",
+			    "id=%s rcpt=<%s> relay=%s "
+			    "reason=\"%s\"",
+			    id, rc->addr,
+			    r->remote_mta[0] ? r->remote_mta : r->dest, text);
+		}
+	}
+	part_done(s, it);
+}
+
+/* Fail (temporarily) recipients of a next hop that cannot be tried. */
+static void
+remote_defer(
+    struct sched_item *it, const uint32_t *idx, size_t n, const char *why)
+{
+	char id[QID_STR_LEN + 1];
+
+	qid_format(it->env->id, id);
+	for (size_t k = 0; k < n; k++) {
+		struct qrcpt *rc = &it->env->rcpts[idx[k]];
+		free(rc->last_error);
+		rc->last_error = strdup(why);
+		log_event(LOG_INFO, "deferred", "id=%s rcpt=<%s> reason=\"%s\"",
+		    id, rc->addr, why);
+	}
+}
+
+static const char *
+rcpt_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	return at ? at + 1 : "";
+}
+
+/* Start outbound deliveries for the remote recipients of this attempt,
+ * one request per next hop. */
+static void
+start_remote(struct scheduler *s, struct sched_item *it)
+{
+	struct qenvelope *e = it->env;
+	uint8_t *done = calloc(e->nrcpt ? e->nrcpt : 1, 1);
+
+	if (done == NULL)
+		return;
+	for (uint32_t i = 0; i < e->nrcpt; i++) {
+		const char *t_i, *dom_i;
+		struct remote_group *g;
+		struct nexthop nh;
+		char why[300];
+		size_t n = 0;
+
+		if (done[i] || e->rcpts[i].state != QRCPT_PENDING ||
+		    it->routes[i] != ROUTE_REMOTE)
+			continue;
+		t_i = it->transport[i] ? it->transport[i] : "mx";
+		dom_i = rcpt_domain(e->rcpts[i].addr);
+		g = calloc(1, sizeof(*g));
+		if (g == NULL ||
+		    (g->idx = calloc(e->nrcpt, sizeof(uint32_t))) == NULL) {
+			free(g);
+			break;
+		}
+		/* everyone with the same next hop (and, for mx, domain) */
+		for (uint32_t j = i; j < e->nrcpt; j++) {
+			const char *t_j =
+			    it->transport[j] ? it->transport[j] : "mx";
+			if (done[j] || e->rcpts[j].state != QRCPT_PENDING ||
+			    it->routes[j] != ROUTE_REMOTE || strcmp(t_i, t_j))
+				continue;
+			if (strcmp(t_i, "mx") == 0 &&
+			    strcasecmp(dom_i, rcpt_domain(e->rcpts[j].addr)))
+				continue;
+			done[j] = 1;
+			g->idx[n++] = j;
+		}
+		g->it = it;
+		g->next = it->groups;
+		it->groups = g;
+		if (nexthop_parse(t_i, &nh) != 0) {
+			snprintf(why, sizeof(why), "451 4.3.5 bad route \"%s\"",
+			    t_i);
+			remote_defer(it, g->idx, n, why);
+			continue;
+		}
+		if (s->ob == NULL) {
+			remote_defer(it, g->idx, n,
+			    "451 4.4.3 outbound delivery is not available");
+			it->no_route += (unsigned)n;
+			continue;
+		}
+		g->req.naddrs = 0;
+		if (nexthop_literal(
+			&nh, &g->req.addrs[0], &g->req.addrlens[0])) {
+			if (!nexthop_addr_allowed(
+				s->cfg, (struct sockaddr *)&g->req.addrs[0])) {
+				remote_defer(it, g->idx, n,
+				    "451 4.4.1 refusing to connect to a "
+				    "loopback, unspecified or own address");
+				continue;
+			}
+			snprintf(g->req.hosts[0], sizeof(g->req.hosts[0]), "%s",
+			    nh.unix_socket ? nh.path : nh.host);
+			g->req.naddrs = 1;
+		} else {
+			/* names (and MX lookups) need the resolver */
+			snprintf(why, sizeof(why),
+			    "451 4.4.3 cannot resolve the next hop for %s",
+			    nh.kind == NH_MX ? dom_i : nh.host);
+			remote_defer(it, g->idx, n, why);
+			it->no_route += (unsigned)n;
+			continue;
+		}
+		if (it->body.len == 0 && queue_shard_read_body(it->shard, e->id,
+					     &it->body) != QUEUE_OK) {
+			remote_defer(it, g->idx, n,
+			    "451 4.3.0 cannot read the message from the queue");
+			continue;
+		}
+		g->req.env = e;
+		g->req.rcpts = g->idx;
+		g->req.nrcpt = (uint32_t)n;
+		g->req.body = it->body.data;
+		g->req.body_len = it->body.len;
+		g->req.lmtp = nh.kind == NH_LMTP;
+		snprintf(g->req.dest, sizeof(g->req.dest), "%s", t_i);
+		g->req.done = remote_done;
+		g->req.arg = g;
+		it->parts++;
+		outbound_submit(s->ob, &g->req);
+	}
+	free(done);
+}
+
 static void
 start(struct scheduler *s, struct sched_item *it)
 {
+	struct qenvelope *e;
+	bool local = false;
+
 	route_recipients(s, it);
 	expire_recipients(s, it, (int64_t)time(NULL));
-	if (pending_rcpts(it->env) == 0) {
+	e = it->env;
+	it->parts = 0;
+	it->no_route = 0;
+	if (pending_rcpts(e) == 0 || it->routes == NULL) {
 		finish_attempt(s, it, (int64_t)time(NULL), 0);
 		return;
 	}
+	/* the default route: local domains to Maildir, the rest remote */
+	for (uint32_t i = 0; i < e->nrcpt; i++) {
+		if (e->rcpts[i].state != QRCPT_PENDING)
+			continue;
+		if (it->routes[i] == ROUTE_DEFAULT)
+			it->routes[i] =
+			    local_delivery_is_local(s->cfg, e->rcpts[i].addr)
+				? ROUTE_MAILDIR
+				: ROUTE_REMOTE;
+		local = local || it->routes[i] == ROUTE_MAILDIR ||
+			it->routes[i] == ROUTE_DISCARD;
+	}
 	it->state = IT_DELIVERING;
-	local_delivery_job_init(&it->job, s->cfg, it->shard, it->env);
-	it->job.routes = it->routes;
-	s->jobs++;
-	offload_submit(s->off, &it->job.base);
+	it->parts = 1; /* held while starting, so nothing finishes early */
+	start_remote(s, it);
+	if (local) {
+		local_delivery_job_init(&it->job, s->cfg, it->shard, it->env);
+		it->job.routes = it->routes;
+		it->parts++;
+		s->jobs++;
+		offload_submit(s->off, &it->job.base);
+	}
+	part_done(s, it);
 }
 
 /* scheduler_pump - start what is due */
@@ -528,7 +779,12 @@ send_reports(struct scheduler *s, struct sched_item *it, int64_t now)
 			a = DSN_ACTION_FAILED;
 			cls = '5';
 		} else if (r->state == QRCPT_DELIVERED && it->attempted[i]) {
-			a = DSN_ACTION_DELIVERED;
+			/* a next hop that speaks DSN reports success itself */
+			if (it->relayed != NULL && it->relayed[i] == 2)
+				continue;
+			a = it->relayed != NULL && it->relayed[i] == 1
+				? DSN_ACTION_RELAYED
+				: DSN_ACTION_DELIVERED;
 			cls = '2';
 		} else if (r->state == QRCPT_PENDING && delay_due) {
 			a = DSN_ACTION_DELAYED;
@@ -594,31 +850,29 @@ finish_attempt(
 	submit_op(s, it, QOP_UPDATE);
 }
 
-/* scheduler_job_done - record an attempt */
+/* scheduler_job_done - the local part of an attempt is over */
 void
 scheduler_job_done(struct scheduler *s, struct offload_job *job)
 {
 	struct sched_item *it = (struct sched_item *)job;
 	struct local_delivery_job *j = &it->job;
 	char id[QID_STR_LEN + 1];
-	int64_t now = (int64_t)time(NULL);
 
 	s->jobs--;
 	qid_format(it->env->id, id);
-	if (j->body_err == QUEUE_ERR_NOTFOUND) {
-		log_event(LOG_WARNING, "queue_missing", "id=%s", id);
-		s->count--;
-		item_free(it);
-		return;
-	}
-	if (j->body_err != QUEUE_OK) {
+	if (j->body_err != QUEUE_OK)
 		log_event(LOG_ERR, "queue_read_failed", "id=%s err=%d", id,
 		    j->body_err);
-		wait_until(s, it, now + (int64_t)s->cfg->queue.retry_initial);
+	part_done(s, it);
+}
+
+/* One delivery of the attempt finished; the last one ends the attempt. */
+static void
+part_done(struct scheduler *s, struct sched_item *it)
+{
+	if (--it->parts > 0)
 		return;
-	}
-	finish_attempt(
-	    s, it, now, j->delivered == 0 && j->failed == 0 ? j->no_route : 0);
+	finish_attempt(s, it, (int64_t)time(NULL), it->no_route);
 }
 
 /* scheduler_commit_done - an update or delete is durable (or failed) */
@@ -651,6 +905,13 @@ scheduler_commit_done(struct scheduler *s, struct qop *op)
 	}
 	it->stored_next = it->env->next_attempt;
 	wait_until(s, it, it->env->next_attempt);
+}
+
+/* scheduler_set_outbound - the SMTP/LMTP client for remote recipients */
+void
+scheduler_set_outbound(struct scheduler *s, struct outbound *ob)
+{
+	s->ob = ob;
 }
 
 /* scheduler_set_shard - where reports (DSNs) are queued */

@@ -25,6 +25,9 @@ struct scheduler;
 struct scheduler *scheduler_new(const struct rmx_config *cfg,
     struct offload *off, struct queue_committer *qc);
 void scheduler_free(struct scheduler *s);
+/* The worker's SMTP/LMTP client (NULL: remote recipients wait). */
+struct outbound;
+void scheduler_set_outbound(struct scheduler *s, struct outbound *ob);
 /* The shard where this worker queues reports (DSNs). */
 void scheduler_set_shard(struct scheduler *s, struct queue_shard *primary);
 /* Plugins whose ROUTE hook picks each recipient's transport (may be

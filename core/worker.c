@@ -31,6 +31,7 @@
 #include "listener.h"
 #include "log.h"
 #include "offload.h"
+#include "outbound.h"
 #include "queue_commit.h"
 #include "scheduler.h"
 #include "smtp_server.h"
@@ -92,6 +93,7 @@ struct worker {
 	struct offload *off;
 	struct scheduler *sched;
 	struct plugin_worker *pw;            /* NULL without plugins */
+	struct outbound *ob; /* outbound SMTP/LMTP connections */
 	struct authfail *af_head, **af_tail; /* AUTH failures to expire */
 	struct smtp_server_ctx sctx;
 	struct timer_wheel tw;
@@ -657,6 +659,8 @@ handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
 			arm_notify(w);
 		break;
 	default:
+		if (op >= OUTBOUND_OP_BASE)
+			outbound_cqe(w->ob, ud, cqe->res, cqe->flags);
 		break;
 	}
 }
@@ -716,6 +720,7 @@ begin_stop(struct worker *w)
 		if (c != NULL && !c->shut && smtp_session_stop(&c->sess))
 			flush_later(w, c);
 	}
+	outbound_stop(w->ob, false);
 	log_event(LOG_NOTICE, "stopping", "worker=%u sessions=%u", w->p.index,
 	    w->nconns);
 }
@@ -724,6 +729,7 @@ static void
 force_stop(struct worker *w)
 {
 	w->forced = true;
+	outbound_stop(w->ob, true);
 	for (uint32_t i = 0; i < w->nslots; i++) {
 		struct conn *c = w->slots[i];
 		if (c != NULL && !c->shut) {
@@ -918,6 +924,12 @@ setup(struct worker *w)
 	w->sctx.plugins = w->pw;
 	scheduler_set_plugins(w->sched, w->pw);
 	scheduler_set_shard(w->sched, w->p.shards[0]);
+	w->ob = outbound_new(&w->ring, cfg, w->p.dests, w->p.index);
+	if (w->ob == NULL) {
+		snprintf(w->err, sizeof(w->err), "out of memory");
+		return -1;
+	}
+	scheduler_set_outbound(w->sched, w->ob);
 	w->sctx.auth_hook = plugin_host_has_hook(w->p.plugins, RMX_HOOK_AUTH);
 	w->sctx.resume = session_resume;
 	w->sctx.resume_arg = w;
@@ -957,11 +969,13 @@ loop(struct worker *w)
 		unsigned head, n = 0;
 		int64_t now;
 
+		outbound_tick(w->ob, monotonic_seconds());
 		flush_all(w);
 		if (!w->stopping)
 			scheduler_pump(w->sched, (int64_t)time(NULL));
 		publish_buffers(w);
-		if (w->stopping && w->nconns == 0 && !scheduler_busy(w->sched))
+		if (w->stopping && w->nconns == 0 &&
+		    !scheduler_busy(w->sched) && !outbound_busy(w->ob))
 			break;
 		io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
 		io_uring_for_each_cqe(&w->ring, head, cqe) {
@@ -1001,6 +1015,7 @@ teardown(struct worker *w)
 		}
 	}
 	plugin_worker_free(w->pw);
+	outbound_free(w->ob);
 	expire_auth_failures(w, true);
 	scheduler_free(w->sched);
 	for (size_t i = 0; w->lfds != NULL && i < w->p.cfg->nlisteners; i++)

@@ -26,6 +26,8 @@ struct worker_params {
 	const struct rmx_config *cfg;
 	struct ip_limit *iplim;      /* SHARED by all workers (lock-free) */
 	struct ip_limit *authfail;   /* SHARED: AUTH failures per client IP */
+	struct ip_limit *dests; /* SHARED: outbound connections per destination
+				  and in total (lock-free) */
 	struct plugin_host *plugins; /* SHARED read-only; NULL = none */
 	struct queue_shard **shards; /* ownership passes to the worker;
 					shards[0] receives new mail */

@@ -1,0 +1,764 @@
+/*
+ * outbound.c - outbound connections on a worker's io_uring (see
+ * outbound.h): connect with a timeout through each address in turn, drive
+ * the SMTP/LMTP engine (smtp_client.c) with one-shot receives and one send
+ * in flight, reuse idle connections per destination, and respect the
+ * process-wide connection limits. The protocol is smtp_client.c's; which
+ * next hop and which addresses is the scheduler's.
+ *
+ *   submit -> idle connection to dest?  yes: start the message there
+ *                                       no:  limit ok? connect, else wait
+ *   CONNECTING -(connected)-> ACTIVE -(READY)-> message -(DONE)-> IDLE
+ *        |(fails: next address)            |(CLOSED)            |(idle
+ *        v                                 v                    v timeout)
+ *   all failed: request fails temporarily   CLOSING -> freed <- QUIT
+ */
+#include "outbound.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum { OOP_CONNECT = OUTBOUND_OP_BASE, OOP_RECV, OOP_SEND, OOP_IGNORE };
+
+enum ostate { OC_CONNECTING, OC_ACTIVE, OC_IDLE, OC_CLOSING };
+
+struct oconn {
+	uint32_t slot, gen;
+	int fd;
+	enum ostate state;
+	char dest[320];
+	bool lmtp;
+	uint64_t dkey;
+	bool counted; /* holds a slot in the destination limit */
+	struct outbound_req *req;
+	bool req_started;
+	size_t addr_idx;
+	struct smtp_client sc;
+	bool sc_init;
+	bool shut;
+	unsigned inflight;
+	bool recv_armed, send_inflight;
+	struct buf sending;
+	size_t sent;
+	int64_t deadline; /* monotonic seconds, 0 = none */
+	unsigned msgs;
+	char host[256];
+	uint8_t rbuf[16384];
+};
+
+struct outbound {
+	struct io_uring *ring;
+	const struct rmx_config *cfg;
+	struct ip_limit *dests; /* SHARED, lock-free */
+	unsigned worker;
+	struct oconn **slots;
+	uint32_t nslots, *freel, nfree;
+	unsigned nconns;
+	uint32_t genctr;
+	int64_t now;
+	struct outbound_req *wait_head, **wait_tail; /* over the limits */
+	struct outbound_req *done_head, **done_tail; /* results to report */
+	unsigned inflight_reqs;
+	bool stopping;
+};
+
+static uint64_t
+mkud(unsigned op, const struct oconn *c)
+{
+	return ((uint64_t)op << 56) | ((uint64_t)(c->gen & 0xffffff) << 32) |
+	       c->slot;
+}
+
+static struct io_uring_sqe *
+get_sqe(struct outbound *o)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(o->ring);
+
+	while (sqe == NULL) {
+		io_uring_submit(o->ring);
+		sqe = io_uring_get_sqe(o->ring);
+	}
+	return sqe;
+}
+
+/* outbound_new - per-worker state */
+struct outbound *
+outbound_new(struct io_uring *ring, const struct rmx_config *cfg,
+    struct ip_limit *dests, unsigned worker)
+{
+	struct outbound *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	o->ring = ring;
+	o->cfg = cfg;
+	o->dests = dests;
+	o->worker = worker;
+	o->wait_tail = &o->wait_head;
+	o->done_tail = &o->done_head;
+	return o;
+}
+
+static uint64_t
+dest_key(const char *dest)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (; *dest; dest++)
+		h = (h ^ (unsigned char)*dest) * 1099511628211ULL;
+	h &= 0xffffffffffffULL;
+	return h ? h : 1;
+}
+
+static void
+fail_all(struct outbound_req *r, enum smtp_client_outcome out, int code,
+    const char *enh, const char *text)
+{
+	for (uint32_t i = 0; i < r->nrcpt; i++) {
+		struct smtp_client_status *st = &r->results[i];
+		if (st->outcome != SC_PENDING)
+			continue;
+		st->outcome = out;
+		st->code = code;
+		st->local = true;
+		snprintf(st->enh, sizeof(st->enh), "%s", enh);
+		snprintf(st->text, sizeof(st->text), "%s", text);
+	}
+}
+
+/* Report r from outbound_tick (never from submit or a nested call). */
+static void
+complete(struct outbound *o, struct outbound_req *r)
+{
+	r->next = NULL;
+	*o->done_tail = r;
+	o->done_tail = &r->next;
+}
+
+static void
+wait_push(struct outbound *o, struct outbound_req *r)
+{
+	r->next = NULL;
+	*o->wait_tail = r;
+	o->wait_tail = &r->next;
+}
+
+static struct oconn *
+conn_new(struct outbound *o)
+{
+	struct oconn *c;
+
+	if (o->nfree == 0) {
+		uint32_t n = o->nslots ? o->nslots * 2 : 64;
+		struct oconn **ns = realloc(o->slots, n * sizeof(*ns));
+		uint32_t *nf;
+		if (ns == NULL)
+			return NULL;
+		o->slots = ns;
+		if ((nf = realloc(o->freel, n * sizeof(*nf))) == NULL)
+			return NULL;
+		o->freel = nf;
+		for (uint32_t i = n; i > o->nslots; i--) {
+			o->slots[i - 1] = NULL;
+			o->freel[o->nfree++] = i - 1;
+		}
+		o->nslots = n;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->slot = o->freel[--o->nfree];
+	c->gen = ++o->genctr;
+	c->fd = -1;
+	o->slots[c->slot] = c;
+	o->nconns++;
+	return c;
+}
+
+static void try_waiting(struct outbound *o, const char *dest);
+
+static void
+conn_maybe_free(struct outbound *o, struct oconn *c)
+{
+	char dest[320];
+
+	if (!c->shut || c->inflight > 0)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->sc_init)
+		smtp_client_free(&c->sc);
+	if (c->counted)
+		ip_limit_release(o->dests, c->dkey);
+	buf_free(&c->sending);
+	snprintf(dest, sizeof(dest), "%s", c->dest);
+	o->slots[c->slot] = NULL;
+	o->freel[o->nfree++] = c->slot;
+	o->nconns--;
+	free(c);
+	try_waiting(o, dest);
+}
+
+static void
+conn_shutdown(struct outbound *o, struct oconn *c)
+{
+	bool connecting = c->state == OC_CONNECTING;
+
+	if (c->shut)
+		return;
+	c->shut = true;
+	c->state = OC_CLOSING;
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+	if (connecting && c->inflight > 0) {
+		struct io_uring_sqe *sqe = get_sqe(o);
+		io_uring_prep_cancel64(sqe, mkud(OOP_CONNECT, c), 0);
+		io_uring_sqe_set_data64(sqe, (uint64_t)OOP_IGNORE << 56);
+	}
+}
+
+static void
+arm_recv(struct outbound *o, struct oconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->recv_armed || c->shut)
+		return;
+	sqe = get_sqe(o);
+	io_uring_prep_recv(sqe, c->fd, c->rbuf, sizeof(c->rbuf), 0);
+	io_uring_sqe_set_data64(sqe, mkud(OOP_RECV, c));
+	c->recv_armed = true;
+	c->inflight++;
+}
+
+static void
+flush(struct outbound *o, struct oconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->send_inflight || c->fd < 0 || !c->sc_init || c->sc.out.len == 0)
+		return;
+	{
+		struct buf t = c->sending;
+		c->sending = c->sc.out;
+		c->sc.out = t;
+		buf_reset(&c->sc.out);
+	}
+	c->sent = 0;
+	sqe = get_sqe(o);
+	io_uring_prep_send(
+	    sqe, c->fd, c->sending.data, c->sending.len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, mkud(OOP_SEND, c));
+	c->send_inflight = true;
+	c->inflight++;
+}
+
+/* Start connecting to the next usable address of c->req. */
+static void connect_next(struct outbound *o, struct oconn *c);
+
+static void
+start_message(struct outbound *o, struct oconn *c)
+{
+	struct smtp_client_msg m;
+	struct outbound_req *r = c->req;
+
+	memset(&m, 0, sizeof(m));
+	m.env = r->env;
+	m.rcpts = r->rcpts;
+	m.nrcpt = r->nrcpt;
+	m.body = r->body;
+	m.body_len = r->body_len;
+	snprintf(r->remote_mta, sizeof(r->remote_mta), "%s", c->host);
+	c->req_started = true;
+	c->state = OC_ACTIVE;
+	if (smtp_client_start_message(&c->sc, &m) != 0) {
+		fail_all(r, SC_TEMP, 451, "4.3.0", "cannot start the message");
+		complete(o, r);
+		c->req = NULL;
+		c->req_started = false;
+	}
+}
+
+/* Take over a waiting request for c's destination, if any. */
+static struct outbound_req *
+take_waiting(struct outbound *o, const char *dest, bool lmtp)
+{
+	struct outbound_req **pp, *r;
+
+	for (pp = &o->wait_head; (r = *pp) != NULL; pp = &r->next) {
+		if (strcmp(r->dest, dest) != 0 || r->lmtp != lmtp)
+			continue;
+		*pp = r->next;
+		if (*pp == NULL)
+			o->wait_tail = pp;
+		r->next = NULL;
+		return r;
+	}
+	return NULL;
+}
+
+/* The connection failed before r's message started: try r on the next
+ * address with a new connection. */
+static void
+retry_next_address(struct outbound *o, struct oconn *c)
+{
+	struct outbound_req *r = c->req;
+	size_t next = c->addr_idx + 1;
+
+	c->req = NULL;
+	if (r == NULL)
+		return;
+	if (next >= r->naddrs || o->stopping) {
+		const struct smtp_client_status *st = &c->sc.closed;
+		if (c->sc_init && st->outcome != SC_PENDING)
+			fail_all(r, st->outcome == SC_PERM ? SC_PERM : SC_TEMP,
+			    st->code ? st->code : 451,
+			    st->enh[0] ? st->enh : "4.4.2",
+			    st->text[0] ? st->text
+					: "connection lost before delivery");
+		else
+			fail_all(
+			    r, SC_TEMP, 451, "4.4.1", "no next hop answered");
+		complete(o, r);
+		return;
+	}
+	/* shift the remaining addresses to the front */
+	memmove(&r->addrs[0], &r->addrs[next],
+	    (r->naddrs - next) * sizeof(r->addrs[0]));
+	memmove(&r->addrlens[0], &r->addrlens[next],
+	    (r->naddrs - next) * sizeof(r->addrlens[0]));
+	memmove(&r->hosts[0], &r->hosts[next],
+	    (r->naddrs - next) * sizeof(r->hosts[0]));
+	r->naddrs -= next;
+	outbound_submit(o, r);
+}
+
+static void
+process(struct outbound *o, struct oconn *c)
+{
+	unsigned ev = smtp_client_events(&c->sc);
+
+	if (ev & SC_EV_MESSAGE_DONE && c->req != NULL) {
+		size_t n;
+		const struct smtp_client_result *res =
+		    smtp_client_results(&c->sc, &n);
+		struct outbound_req *r = c->req;
+		r->peer_dsn = (c->sc.caps & SC_CAP_DSN) != 0;
+		for (uint32_t i = 0; i < r->nrcpt; i++)
+			for (size_t k = 0; k < n; k++)
+				if (res[k].rcpt == r->rcpts[i])
+					r->results[i] = res[k].st;
+		complete(o, r);
+		c->req = NULL;
+		c->req_started = false;
+		c->msgs++;
+	}
+	if (ev & SC_EV_CLOSED) {
+		if (c->req != NULL && !c->req_started) {
+			retry_next_address(o, c);
+		} else if (c->req != NULL) {
+			const struct smtp_client_status *st = &c->sc.closed;
+			fail_all(c->req, SC_TEMP, st->code ? st->code : 451,
+			    st->enh[0] ? st->enh : "4.4.2",
+			    st->text[0] ? st->text : "connection lost");
+			complete(o, c->req);
+			c->req = NULL;
+		}
+		flush(o, c);
+		if (!c->send_inflight)
+			conn_shutdown(o, c);
+		return;
+	}
+	if (ev & SC_EV_READY) {
+		if (c->req == NULL && !o->stopping)
+			c->req = take_waiting(o, c->dest, c->lmtp);
+		if (c->req != NULL && !c->req_started) {
+			start_message(o, c);
+		} else if (c->req == NULL) {
+			if (o->stopping ||
+			    c->msgs >= o->cfg->outbound.messages_per_connection)
+				smtp_client_quit(&c->sc);
+			else {
+				c->state = OC_IDLE;
+				c->deadline =
+				    o->now + o->cfg->outbound.idle_timeout;
+			}
+		}
+	}
+	flush(o, c);
+	if (c->state == OC_ACTIVE) {
+		unsigned t = smtp_client_timeout_secs(&c->sc);
+		c->deadline = t ? o->now + t : 0;
+	}
+}
+
+static void
+connect_next(struct outbound *o, struct oconn *c)
+{
+	struct outbound_req *r = c->req;
+	const struct rmx_config *cfg = o->cfg;
+
+	while (c->addr_idx < r->naddrs) {
+		const struct sockaddr_storage *sa = &r->addrs[c->addr_idx];
+		int fd = socket(sa->ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		struct io_uring_sqe *sqe;
+
+		if (fd < 0) {
+			c->addr_idx++;
+			continue;
+		}
+		if (sa->ss_family == AF_INET && cfg->outbound.source_ipv4) {
+			struct sockaddr_in src = {.sin_family = AF_INET};
+			inet_pton(
+			    AF_INET, cfg->outbound.source_ipv4, &src.sin_addr);
+			if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0)
+				log_event(LOG_WARNING, "bind_failed",
+				    "src=%s "
+				    "err=%s",
+				    cfg->outbound.source_ipv4, strerror(errno));
+		} else if (sa->ss_family == AF_INET6 &&
+			   cfg->outbound.source_ipv6) {
+			struct sockaddr_in6 src = {.sin6_family = AF_INET6};
+			inet_pton(AF_INET6, cfg->outbound.source_ipv6,
+			    &src.sin6_addr);
+			if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0)
+				log_event(LOG_WARNING, "bind_failed",
+				    "src=%s "
+				    "err=%s",
+				    cfg->outbound.source_ipv6, strerror(errno));
+		}
+		c->fd = fd;
+		snprintf(c->host, sizeof(c->host), "%s", r->hosts[c->addr_idx]);
+		sqe = get_sqe(o);
+		io_uring_prep_connect(sqe, fd, (const struct sockaddr *)sa,
+		    r->addrlens[c->addr_idx]);
+		io_uring_sqe_set_data64(sqe, mkud(OOP_CONNECT, c));
+		c->inflight++;
+		c->state = OC_CONNECTING;
+		c->deadline = o->now + cfg->outbound.connect_timeout;
+		return;
+	}
+	/* every address failed */
+	fail_all(r, SC_TEMP, 451, "4.4.1", "cannot connect to the next hop");
+	complete(o, r);
+	c->req = NULL;
+	c->shut = true;
+	conn_maybe_free(o, c);
+}
+
+static void
+on_connect(struct outbound *o, struct oconn *c, int res)
+{
+	struct smtp_client_cfg sc;
+
+	c->inflight--;
+	if (c->shut) {
+		conn_maybe_free(o, c);
+		return;
+	}
+	if (res < 0) {
+		char a[INET6_ADDRSTRLEN + 8] = "?";
+		const struct sockaddr_storage *sa = &c->req->addrs[c->addr_idx];
+		if (sa->ss_family == AF_INET)
+			inet_ntop(AF_INET,
+			    &((const struct sockaddr_in *)sa)->sin_addr, a,
+			    sizeof(a));
+		else if (sa->ss_family == AF_INET6)
+			inet_ntop(AF_INET6,
+			    &((const struct sockaddr_in6 *)sa)->sin6_addr, a,
+			    sizeof(a));
+		log_event(LOG_INFO, "connect_failed",
+		    "dest=%s host=%s addr=%s "
+		    "err=%s",
+		    c->dest, c->host, a, strerror(-res));
+		close(c->fd);
+		c->fd = -1;
+		c->addr_idx++;
+		connect_next(o, c);
+		return;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.mode = c->lmtp ? SMTP_CLIENT_LMTP : SMTP_CLIENT_SMTP;
+	sc.helo_name = o->cfg->outbound.helo_name ? o->cfg->outbound.helo_name
+						  : o->cfg->hostname;
+	sc.want_tls = false; /* STARTTLS arrives with the TLS issue */
+	if (smtp_client_init(&c->sc, &sc) != 0) {
+		c->addr_idx = c->req->naddrs;
+		conn_shutdown(o, c);
+		retry_next_address(o, c);
+		conn_maybe_free(o, c);
+		return;
+	}
+	c->sc_init = true;
+	c->state = OC_ACTIVE;
+	c->deadline = o->now + smtp_client_timeout_secs(&c->sc);
+	arm_recv(o, c);
+}
+
+static struct oconn *
+conn_from_ud(struct outbound *o, uint64_t ud)
+{
+	uint32_t slot = (uint32_t)ud, gen = (uint32_t)(ud >> 32) & 0xffffff;
+	struct oconn *c;
+
+	if (slot >= o->nslots || (c = o->slots[slot]) == NULL ||
+	    (c->gen & 0xffffff) != gen)
+		return NULL;
+	return c;
+}
+
+/* outbound_cqe - a completion of one of our requests */
+void
+outbound_cqe(struct outbound *o, uint64_t ud, int res, unsigned flags)
+{
+	unsigned op = (unsigned)(ud >> 56);
+	struct oconn *c;
+
+	(void)flags;
+	if (op == OOP_IGNORE || (c = conn_from_ud(o, ud)) == NULL)
+		return;
+	switch (op) {
+	case OOP_CONNECT:
+		on_connect(o, c, res);
+		return;
+	case OOP_RECV:
+		c->inflight--;
+		c->recv_armed = false;
+		if (res > 0 && !c->shut) {
+			smtp_client_input(&c->sc, c->rbuf, (size_t)res);
+			process(o, c);
+			arm_recv(o, c);
+		} else if (!c->shut) {
+			smtp_client_eof(&c->sc);
+			process(o, c);
+			conn_shutdown(o, c);
+		}
+		conn_maybe_free(o, c);
+		return;
+	case OOP_SEND:
+		c->inflight--;
+		c->send_inflight = false;
+		if (res < 0) {
+			if (!c->shut) {
+				smtp_client_eof(&c->sc);
+				process(o, c);
+			}
+			conn_shutdown(o, c);
+			conn_maybe_free(o, c);
+			return;
+		}
+		c->sent += (size_t)res;
+		if (c->sent < c->sending.len && !c->shut) {
+			struct io_uring_sqe *sqe = get_sqe(o);
+			io_uring_prep_send(sqe, c->fd,
+			    c->sending.data + c->sent, c->sending.len - c->sent,
+			    MSG_NOSIGNAL);
+			io_uring_sqe_set_data64(sqe, mkud(OOP_SEND, c));
+			c->send_inflight = true;
+			c->inflight++;
+			return;
+		}
+		buf_reset(&c->sending);
+		if (c->sc_init && !c->shut) {
+			smtp_client_pump(&c->sc);
+			process(o, c);
+		}
+		if (c->sc_init && c->sc.state == SC_S_CLOSED &&
+		    !c->send_inflight)
+			conn_shutdown(o, c);
+		conn_maybe_free(o, c);
+		return;
+	default:
+		return;
+	}
+}
+
+/* outbound_submit - deliver r */
+void
+outbound_submit(struct outbound *o, struct outbound_req *r)
+{
+	unsigned per_dest = o->cfg->outbound.dest_connections;
+	unsigned total = o->cfg->outbound.max_connections;
+	struct oconn *c;
+
+	if (r->results == NULL) {
+		r->results =
+		    calloc(r->nrcpt ? r->nrcpt : 1, sizeof(*r->results));
+		if (r->results == NULL) {
+			/* cannot even record a result: drop, the scheduler
+			 * sees every recipient still pending */
+			return;
+		}
+		o->inflight_reqs++;
+	}
+	if (o->stopping) {
+		fail_all(r, SC_TEMP, 421, "4.3.2", "shutting down");
+		complete(o, r);
+		return;
+	}
+	if (r->naddrs == 0) {
+		fail_all(r, SC_TEMP, 451, "4.4.3", "no address for next hop");
+		complete(o, r);
+		return;
+	}
+	for (uint32_t i = 0; i < o->nslots; i++) {
+		c = o->slots[i];
+		if (c != NULL && c->state == OC_IDLE && !c->shut &&
+		    c->req == NULL && c->lmtp == r->lmtp &&
+		    strcmp(c->dest, r->dest) == 0) {
+			c->req = r;
+			start_message(o, c);
+			flush(o, c);
+			return;
+		}
+	}
+	if (!ip_limit_acquire(o->dests, dest_key(r->dest), per_dest, total)) {
+		wait_push(o, r);
+		return;
+	}
+	if ((c = conn_new(o)) == NULL) {
+		ip_limit_release(o->dests, dest_key(r->dest));
+		fail_all(r, SC_TEMP, 451, "4.3.0", "out of memory");
+		complete(o, r);
+		return;
+	}
+	snprintf(c->dest, sizeof(c->dest), "%s", r->dest);
+	c->lmtp = r->lmtp;
+	c->dkey = dest_key(r->dest);
+	c->counted = true;
+	c->req = r;
+	connect_next(o, c);
+}
+
+/* A slot for dest may have freed: start a waiting request. */
+static void
+try_waiting(struct outbound *o, const char *dest)
+{
+	struct outbound_req *r;
+
+	(void)dest;
+	if (o->wait_head == NULL || o->stopping)
+		return;
+	r = o->wait_head;
+	o->wait_head = r->next;
+	if (o->wait_head == NULL)
+		o->wait_tail = &o->wait_head;
+	outbound_submit(o, r); /* may wait again */
+}
+
+/* outbound_tick - timers, idle connections, finished requests */
+void
+outbound_tick(struct outbound *o, int64_t now)
+{
+	struct outbound_req *r;
+
+	o->now = now;
+	for (uint32_t i = 0; i < o->nslots; i++) {
+		struct oconn *c = o->slots[i];
+		if (c == NULL || c->shut || c->deadline == 0 ||
+		    c->deadline > now)
+			continue;
+		c->deadline = 0;
+		if (c->state == OC_CONNECTING) {
+			struct io_uring_sqe *sqe = get_sqe(o);
+			io_uring_prep_cancel64(sqe, mkud(OOP_CONNECT, c), 0);
+			io_uring_sqe_set_data64(
+			    sqe, (uint64_t)OOP_IGNORE << 56);
+		} else if (c->state == OC_IDLE) {
+			c->state = OC_ACTIVE;
+			smtp_client_quit(&c->sc);
+			process(o, c);
+		} else if (c->sc_init) {
+			smtp_client_timeout(&c->sc);
+			process(o, c);
+		}
+	}
+	/* waiting requests whose destination has room again */
+	if (o->wait_head != NULL) {
+		struct outbound_req *w = o->wait_head;
+		o->wait_head = NULL;
+		o->wait_tail = &o->wait_head;
+		while (w != NULL) {
+			struct outbound_req *n = w->next;
+			outbound_submit(o, w);
+			w = n;
+		}
+	}
+	while ((r = o->done_head) != NULL) {
+		o->done_head = r->next;
+		if (o->done_head == NULL)
+			o->done_tail = &o->done_head;
+		o->inflight_reqs--;
+		r->done(r->arg, r);
+	}
+}
+
+/* outbound_stop - close everything; requests fail temporarily */
+void
+outbound_stop(struct outbound *o, bool force)
+{
+	o->stopping = true;
+	while (o->wait_head != NULL) {
+		struct outbound_req *r = o->wait_head;
+		o->wait_head = r->next;
+		fail_all(r, SC_TEMP, 421, "4.3.2", "shutting down");
+		complete(o, r);
+	}
+	o->wait_tail = &o->wait_head;
+	for (uint32_t i = 0; i < o->nslots; i++) {
+		struct oconn *c = o->slots[i];
+		if (c == NULL || c->shut)
+			continue;
+		if (force) {
+			/* the receive completes with 0: the engine reports
+			 * its unfinished recipients as temporary failures */
+			if (c->fd >= 0)
+				shutdown(c->fd, SHUT_RDWR);
+			if (c->state == OC_CONNECTING)
+				conn_shutdown(o, c);
+		} else if (c->state == OC_IDLE) {
+			c->state = OC_ACTIVE;
+			smtp_client_quit(&c->sc);
+			process(o, c);
+		}
+	}
+}
+
+/* outbound_busy - anything still open or unreported */
+bool
+outbound_busy(const struct outbound *o)
+{
+	return o != NULL && (o->nconns > 0 || o->inflight_reqs > 0);
+}
+
+/* outbound_free - after the loop: nothing may be in flight */
+void
+outbound_free(struct outbound *o)
+{
+	if (o == NULL)
+		return;
+	for (uint32_t i = 0; i < o->nslots; i++) {
+		struct oconn *c = o->slots[i];
+		if (c == NULL)
+			continue;
+		if (c->fd >= 0)
+			close(c->fd);
+		if (c->sc_init)
+			smtp_client_free(&c->sc);
+		if (c->counted)
+			ip_limit_release(o->dests, c->dkey);
+		buf_free(&c->sending);
+		free(c);
+	}
+	free(o->slots);
+	free(o->freel);
+	free(o);
+}
