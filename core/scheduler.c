@@ -5,6 +5,7 @@
  */
 #include "scheduler.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -744,6 +745,29 @@ add_note(struct qenvelope *e, const char *kv)
 		e->nnotes++;
 }
 
+/* The next hop that answered for recipient i in this attempt, as a host
+ * name or an address literal, into out ("" if none). */
+static void
+remote_of(const struct sched_item *it, uint32_t i, char *out, size_t outsz)
+{
+	unsigned char tmp[16];
+
+	out[0] = '\0';
+	for (const struct remote_group *g = it->groups; g != NULL; g = g->next)
+		for (uint32_t k = 0; k < g->req.nrcpt; k++) {
+			const char *h = g->req.remote_mta;
+			if (g->idx[k] != i || h[0] == '\0')
+				continue;
+			if (inet_pton(AF_INET, h, tmp) == 1)
+				snprintf(out, outsz, "[%s]", h);
+			else if (inet_pton(AF_INET6, h, tmp) == 1)
+				snprintf(out, outsz, "[IPv6:%s]", h);
+			else
+				snprintf(out, outsz, "%s", h);
+			return;
+		}
+}
+
 /*
  * Report this attempt to the sender: recipients that failed, were
  * delivered with NOTIFY=SUCCESS, or (once, after queue.delay_warning)
@@ -754,7 +778,7 @@ send_reports(struct scheduler *s, struct sched_item *it, int64_t now)
 {
 	struct qenvelope *e = it->env;
 	struct dsn_rcpt *list;
-	char(*st)[16];
+	char(*st)[16], (*mta)[270];
 	size_t n = 0;
 	bool delay_due =
 	    s->cfg->queue.delay_warning > 0 &&
@@ -765,9 +789,11 @@ send_reports(struct scheduler *s, struct sched_item *it, int64_t now)
 		return;
 	list = calloc(e->nrcpt, sizeof(*list));
 	st = calloc(e->nrcpt, sizeof(*st));
-	if (list == NULL || st == NULL) {
+	mta = calloc(e->nrcpt, sizeof(*mta));
+	if (list == NULL || st == NULL || mta == NULL) {
 		free(list);
 		free(st);
+		free(mta);
 		return;
 	}
 	for (uint32_t i = 0; i < e->nrcpt; i++) {
@@ -810,6 +836,8 @@ send_reports(struct scheduler *s, struct sched_item *it, int64_t now)
 		list[n].diagnostic =
 		    a == DSN_ACTION_DELIVERED ? NULL : r->last_error;
 		list[n].last_attempt = now;
+		remote_of(it, i, mta[n], sizeof(mta[n]));
+		list[n].remote_mta = mta[n][0] ? mta[n] : NULL;
 		if (a == DSN_ACTION_DELAYED)
 			list[n].will_retry_until =
 			    e->received + (int64_t)s->cfg->queue.lifetime;
@@ -822,6 +850,7 @@ send_reports(struct scheduler *s, struct sched_item *it, int64_t now)
 		s->commits++;
 	free(list);
 	free(st);
+	free(mta);
 }
 
 /* The attempt is over: report, then update or remove the message. */

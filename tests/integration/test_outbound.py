@@ -1,0 +1,153 @@
+"""Outbound delivery to real peers on loopback (aiosmtpd): a smarthost
+route, dot-stuffing on the wire, per-recipient results, 5xx bounces with
+Remote-MTA and Diagnostic-Code, 4xx retried, LMTP per-recipient replies,
+connection reuse, the per-destination concurrency limit seen at the peer,
+and loopback refused unless outbound.allow_loopback."""
+
+import pytest
+
+from conftest import free_port, make_msg, wait_for
+from peers import Peer, Recorder
+from test_bounce import report
+
+SO = __import__("conftest").REPO / "build/asan/plugins/route_table.so"
+
+
+@pytest.fixture
+def peer():
+    started = []
+
+    def make(handler=None, host="127.0.0.2", lmtp=False):
+        h = handler or Recorder()
+        p = Peer(h, host, free_port(), lmtp=lmtp)
+        p.start()
+        started.append(p)
+        return p, h
+
+    yield make
+    for p in started:
+        p.stop()
+
+
+def relay(make_ringmx, tmp_path, routes, **kw):
+    table = tmp_path / "routes"
+    table.write_text("".join(f"{k} {v}\n" for k, v in routes.items()))
+    cfg = dict(relay_networks=["127.0.0.0/8"],
+               outbound={"allow_loopback": True},
+               queue={"retry_initial": 1, "retry_max": 2},
+               plugins=({"name": "route_table", "path": str(SO),
+                         "table": str(table)},))
+    cfg.update(kw)
+    return make_ringmx(**cfg)
+
+
+def send(d, sender, rcpts, body):
+    with d.session() as c:
+        c.ok(f"MAIL FROM:<{sender}>")
+        for r in rcpts:
+            c.cmd(f"RCPT TO:<{r}>")
+        c.ok("DATA", 354)
+        c.send(body.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        return c.expect(250)
+
+
+def test_smarthost_delivery_and_dot_stuffing(make_ringmx, tmp_path, peer):
+    p, h = peer()
+    d = relay(make_ringmx, tmp_path,
+              {"remote.example": f"smtp:[127.0.0.2]:{p.port}"})
+    body = make_msg(subject="out", body="line\r\n.leading dot\r\n..two\r\n")
+    send(d, "alice@localhost", ["bob@remote.example", "carl@remote.example"],
+         body)
+    wait_for(lambda: h.messages, 15, "peer got the message")
+    env = h.messages[0]
+    assert env.mail_from == "alice@localhost"
+    assert sorted(env.rcpt_tos) == ["bob@remote.example",
+                                    "carl@remote.example"]
+    content = env.original_content
+    assert b"\r\n.leading dot\r\n..two\r\n" in content
+    assert b"Received: from" in content
+    wait_for(lambda: d.queued() == 0, 10, "removed after delivery")
+
+
+def test_5xx_bounces_with_remote_details(make_ringmx, tmp_path, peer):
+    h = Recorder(rcpt_reply=lambda a: "550 5.1.1 no such user here"
+                 if a.startswith("nobody") else None)
+    p, _ = peer(h)
+    d = relay(make_ringmx, tmp_path,
+              {"remote.example": f"smtp:[127.0.0.2]:{p.port}"})
+    send(d, "alice@localhost", ["nobody@remote.example",
+                                "bob@remote.example"],
+         make_msg(subject="partly"))
+    wait_for(lambda: h.messages, 15, "bob's copy delivered")
+    raw = d.wait_mail("alice", timeout=15)[0][1]
+    rep = report(raw)
+    (r,) = rep["recipients"]
+    assert r["Final-Recipient"].endswith("nobody@remote.example")
+    assert r["Action"].lower() == "failed"
+    assert r["Status"] == "5.1.1"
+    assert "no such user here" in r["Diagnostic-Code"]
+    assert "127.0.0.2" in r.get("Remote-MTA", "")
+    wait_for(lambda: d.queued() == 0, 10, "original and report removed")
+
+
+def test_4xx_then_success(make_ringmx, tmp_path, peer):
+    tries = []
+
+    def data_reply(env):
+        tries.append(1)
+        return "451 4.3.0 try again later" if len(tries) == 1 else None
+
+    h = Recorder(data_reply=data_reply)
+    p, _ = peer(h)
+    d = relay(make_ringmx, tmp_path,
+              {"remote.example": f"smtp:[127.0.0.2]:{p.port}"})
+    send(d, "alice@localhost", ["bob@remote.example"], make_msg())
+    wait_for(lambda: h.messages, 20, "delivered on the retry")
+    assert len(tries) == 2
+    assert d.events("deferred")
+    wait_for(lambda: d.queued() == 0, 10, "removed")
+    assert d.mailbox("alice") == []  # no bounce
+
+
+def test_lmtp_per_recipient_results(make_ringmx, tmp_path, peer):
+    h = Recorder(rcpt_reply=lambda a: "550 5.1.1 unknown mailbox"
+                 if a.startswith("gone") else None, lmtp=True)
+    p, _ = peer(h, lmtp=True)
+    d = relay(make_ringmx, tmp_path,
+              {"mbox.example": f"lmtp:[127.0.0.2]:{p.port}"})
+    send(d, "alice@localhost", ["u1@mbox.example", "gone@mbox.example",
+                                "u2@mbox.example"], make_msg())
+    wait_for(lambda: h.messages, 15, "LMTP delivery")
+    assert sorted(h.messages[0].rcpt_tos) == ["u1@mbox.example",
+                                              "u2@mbox.example"]
+    raw = d.wait_mail("alice", timeout=15)[0][1]
+    (r,) = report(raw)["recipients"]
+    assert r["Final-Recipient"].endswith("gone@mbox.example")
+
+
+def test_connection_reuse_and_concurrency_limit(make_ringmx, tmp_path, peer):
+    h = Recorder(delay=0.3)
+    p, _ = peer(h)
+    d = relay(make_ringmx, tmp_path,
+              {"remote.example": f"smtp:[127.0.0.2]:{p.port}"},
+              workers=2,
+              outbound={"allow_loopback": True, "dest_connections": 2})
+    for i in range(12):
+        send(d, "alice@localhost", [f"r{i}@remote.example"],
+             make_msg(subject=f"m{i}"))
+    wait_for(lambda: len(h.messages) == 12, 30, "all 12 delivered")
+    assert h.max_active <= 2, h.max_active
+    assert h.sessions < 12, h.sessions  # connections were reused
+
+
+def test_loopback_refused_by_default(make_ringmx, tmp_path, peer):
+    p, h = peer()
+    d = relay(make_ringmx, tmp_path,
+              {"remote.example": f"smtp:[127.0.0.2]:{p.port}"},
+              outbound={"allow_loopback": False})
+    send(d, "alice@localhost", ["bob@remote.example"], make_msg())
+    wait_for(lambda: any("loopback" in e.get("reason", "")
+                         for e in d.events("deferred")), 15,
+             "refused to connect to loopback")
+    assert h.messages == []
+    assert d.queued() == 1
