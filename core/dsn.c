@@ -511,8 +511,7 @@ put_text(struct w *w, const struct ctx *c)
 	if (c->any[DSN_ACTION_DELAYED])
 		w_str(w, "Your message has not yet been delivered to one or "
 			 "more recipients.\r\nDelivery is still being "
-			 "retried; you do not need to send it again.\r\nYou "
-			 "will be told if it finally fails.\r\n\r\n");
+			 "retried; you do not need to send it again.\r\n\r\n");
 	if (c->any[DSN_ACTION_DELIVERED] || c->any[DSN_ACTION_RELAYED] ||
 	    c->any[DSN_ACTION_EXPANDED])
 		w_str(w, "Your message was delivered, or passed on, to the "
@@ -887,11 +886,16 @@ dsn_build(const struct dsn_input *in, struct buf *out)
 	orig8 = has_8bit(orig, olen);
 
 	fmt_date(in->now, date);
-	w_fmt(&w, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", c.host);
-	w_fmt(&w, "To: <%s>\r\n", c.env->sender);
+	/* a long address or id moves to a continuation line of its own */
+	w_fmt(&w, "From: Mail Delivery System%s<MAILER-DAEMON@%s>\r\n",
+	    43 + strlen(c.host) > FOLD_AT ? "\r\n " : " ", c.host);
+	w_fmt(&w, "To:%s<%s>\r\n",
+	    6 + strlen(c.env->sender) > FOLD_AT ? "\r\n " : " ", c.env->sender);
 	w_fmt(&w, "Subject: %s\r\n", subject(&c));
 	w_fmt(&w, "Date: %s\r\n", date);
-	w_fmt(&w, "Message-ID: <%s@%s>\r\n", in->token, c.host);
+	w_fmt(&w, "Message-ID:%s<%s@%s>\r\n",
+	    15 + strlen(in->token) + strlen(c.host) > FOLD_AT ? "\r\n " : " ",
+	    in->token, c.host);
 	w_str(&w, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
 		  "Content-Type: multipart/report; "
 		  "report-type=delivery-status;\r\n\tboundary=\"");

@@ -132,9 +132,11 @@ struct dsn_input {
  *
  * Output guarantees: CRLF line ends only, no line longer than 998
  * octets, own header lines folded within 78 octets where a space allows
- * it, and a boundary ("=_rmx_dsn_" and 16 hex digits) that occurs in none
- * of the three parts' contents (chosen deterministically from token,
- * host and now, changed if the content contains it).
+ * it (a long From:, To: or Message-ID: value moves to a continuation
+ * line; an address or id is never split), and a boundary ("=_rmx_dsn_"
+ * and 16 hex digits) that occurs in none of the three parts' contents
+ * (chosen deterministically from token, host and now, and changed if the
+ * content contains it).
  *
  * Original-Envelope-Id is the ENVID re-encoded as xtext; Original-
  * Recipient is "type;xtext" of the stored "type;decoded" ORCPT (type
@@ -145,7 +147,8 @@ struct dsn_input {
  * bad input (see the struct comments: also nrcpts 0, an index out of
  * range or repeated, an unknown action, a malformed or mismatching status,
  * a time out of range) or allocation failure. Memory used is the output
- * plus a bitmap of env->nrcpt bits.
+ * plus a bitmap of env->nrcpt bits (and 16 KiB while a boundary
+ * collision is resolved).
  */
 int dsn_build(const struct dsn_input *in, struct buf *out);
 

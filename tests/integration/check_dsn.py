@@ -286,10 +286,14 @@ def _part(data, index):
     return hp, cte, body
 
 
-def parse_report(raw):
+def parse_report(raw, strict_original=False):
     """Validate raw (bytes) as a delivery status notification and return
     {'headers', 'boundary', 'global', 'text', 'per_message',
-    'recipients', 'original_type', 'original'}; DSNError if malformed."""
+    'recipients', 'original_type', 'original'}; DSNError if malformed.
+    The returned original is the sender's content: only its line
+    structure is checked (and that returned headers hold no empty line)
+    unless strict_original, which also requires well-formed header
+    fields in it."""
     if not isinstance(raw, (bytes, bytearray)):
         raise DSNError("raw must be bytes")
     raw = bytes(raw)
@@ -360,8 +364,11 @@ def parse_report(raw):
     if t3 not in allowed:
         raise DSNError("part 3 is %s with part 2 %s" % (t3, t2))
     if t3.endswith("headers"):
-        _fields(b3, "returned headers", glob)
-    elif b3 and not b3.startswith(b"\r\n"):
+        if b3.startswith(b"\r\n") or b"\r\n\r\n" in b3:
+            raise DSNError("returned headers contain an empty line")
+        if strict_original:
+            _fields(b3, "returned headers", glob)
+    elif strict_original and b3 and not b3.startswith(b"\r\n"):
         _fields(_split_head(b3, "returned message")[0],
                 "returned message header", glob)
 
