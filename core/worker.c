@@ -92,8 +92,8 @@ struct worker {
 	struct queue_committer *qc;
 	struct offload *off;
 	struct scheduler *sched;
-	struct plugin_worker *pw;            /* NULL without plugins */
-	struct outbound *ob; /* outbound SMTP/LMTP connections */
+	struct plugin_worker *pw; /* NULL without plugins */
+	struct outbound *ob;      /* outbound SMTP/LMTP connections */
 	struct authfail *af_head, **af_tail; /* AUTH failures to expire */
 	struct smtp_server_ctx sctx;
 	struct timer_wheel tw;

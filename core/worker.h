@@ -24,8 +24,8 @@ struct worker;
 struct worker_params {
 	unsigned index;
 	const struct rmx_config *cfg;
-	struct ip_limit *iplim;      /* SHARED by all workers (lock-free) */
-	struct ip_limit *authfail;   /* SHARED: AUTH failures per client IP */
+	struct ip_limit *iplim;    /* SHARED by all workers (lock-free) */
+	struct ip_limit *authfail; /* SHARED: AUTH failures per client IP */
 	struct ip_limit *dests; /* SHARED: outbound connections per destination
 				  and in total (lock-free) */
 	struct plugin_host *plugins; /* SHARED read-only; NULL = none */
