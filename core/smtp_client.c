@@ -155,8 +155,7 @@ reply_str(const struct smtp_rp_reply *r, char *out, size_t outsz)
 
 /* ---- message bookkeeping ---- */
 
-/* Every recipient still without a result gets st (as a temporary
- * failure unless st is permanent and final for the whole message). */
+/* Every recipient still without a result gets st. */
 static void
 set_pending(struct smtp_client *c, const struct smtp_client_status *st)
 {
@@ -201,8 +200,7 @@ close_conn(struct smtp_client *c, const struct smtp_client_status *why)
 	if (c->in_msg) {
 		struct smtp_client_status t = *why;
 
-		if (t.outcome != SC_TEMP)
-			t.outcome = SC_TEMP;
+		t.outcome = SC_TEMP; /* the message was not refused */
 		set_pending(c, &t);
 		finish_message(c);
 	}
@@ -382,7 +380,8 @@ send_mail(struct smtp_client *c)
 }
 
 /* ORCPT "type;address" re-encoded as "type;xtext" into x, or false when
- * it cannot be sent (no type, a type that is not an atom, too long). */
+ * it cannot be sent (no address, a type other than letters, digits and
+ * "-", longer than the 500 octets RFC 3461 4.2 allows). */
 static bool
 orcpt_encode(const char *orcpt, char *x, size_t xsz)
 {
@@ -604,9 +603,10 @@ on_reply(struct smtp_client *c, const struct smtp_rp_reply *r)
 	struct smtp_client_status st;
 
 	if (c->state == SC_S_QUIT) {
-		if (!c->quit_failed)
+		if (!c->quit_failed) { /* our QUIT: a clean end */
 			status_reply(&c->closed, r);
-		c->closed.outcome = c->quit_failed ? c->closed.outcome : SC_OK;
+			c->closed.outcome = SC_OK;
+		}
 		c->state = SC_S_CLOSED;
 		c->events |= SC_EV_CLOSED;
 		return;
@@ -1014,13 +1014,28 @@ lost(struct smtp_client *c, const char *why)
 		c->events |= SC_EV_CLOSED;
 		return;
 	}
-	if (c->state == SC_S_BODY)
+	switch (c->state) {
+	case SC_S_GREETING:
+		status_local(&st, SC_TEMP, 451, "4.4.2",
+		    "%s while waiting for the greeting", why);
+		break;
+	case SC_S_IDLE:
+		status_local(&st, SC_TEMP, 451, "4.4.2", "%s while idle", why);
+		break;
+	case SC_S_TLS:
+		status_local(&st, SC_TEMP, 451, "4.4.2",
+		    "%s during the TLS handshake", why);
+		break;
+	case SC_S_BODY:
 		status_local(&st, SC_TEMP, 451, "4.4.2",
 		    "%s while sending the message body", why);
-	else
+		break;
+	default:
 		status_local(&st, SC_TEMP, 451, "4.4.2",
 		    "%s while waiting for the reply to %s", why,
 		    smtp_client_state_name(c));
+		break;
+	}
 	close_conn(c, &st);
 }
 
