@@ -174,6 +174,7 @@ bench: all
 	@tools/install-deps.sh --bench
 	@bench/inbound.sh
 	@bench/plugins.sh
+	@bench/relay.sh
 
 FMT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
 	find core storage dns plugins tools tests bench include -name '*.[ch]')
