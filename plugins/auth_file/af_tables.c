@@ -10,38 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "table_file.h"
+
 #define ARGON2ID_PREFIX "$argon2id$"
 
 struct loader {
-	const char *key; /* config key, for messages */
-	const char *path;
-	unsigned line;
-	char *err;
-	size_t errlen;
+	struct tf_ctx ctx; /* the config key, the file, the message */
+	unsigned line;     /* of the line being parsed; 0: none */
 };
 
 __attribute__((format(printf, 2, 3))) static int
 fail(struct loader *l, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	tf_verror(&l->ctx, l->line, fmt, ap);
 	va_end(ap);
-	if (l->line > 0)
-		snprintf(l->err, l->errlen, "%s: %s:%u: %s", l->key, l->path,
-		    l->line, msg);
-	else
-		snprintf(l->err, l->errlen, "%s: %s: %s", l->key, l->path, msg);
 	return -1;
-}
-
-static bool
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
-	       c == '\f';
 }
 
 /* A user name: non-empty, no ':', no white space, no control character. */
@@ -58,56 +44,27 @@ valid_user(const char *s, size_t n)
 	return true;
 }
 
-/* Trim white space at both ends, in place. */
-static char *
-trim(char *s)
-{
-	size_t n;
-
-	while (is_space(*s))
-		s++;
-	n = strlen(s);
-	while (n > 0 && is_space(s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
 /*
- * Read path line by line; fn gets each line that is neither blank nor a
- * comment, trimmed, with l->line set.
+ * Read the file line by line; fn gets each line that is neither blank nor
+ * a comment, trimmed, with l->line set.
  */
 static int
 each_line(
     struct loader *l, int (*fn)(struct loader *, char *, void *), void *arg)
 {
-	FILE *f = fopen(l->path, "re");
-	char *buf = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int rc = 0;
+	struct tf_reader r;
+	char *s;
+	int rc;
 
 	l->line = 0;
-	if (f == NULL)
+	if (tf_open(&r, &l->ctx, 0) != 0)
 		return fail(l, "cannot open: %s", strerror(errno));
-	while ((n = getline(&buf, &cap, f)) >= 0) {
-		char *s;
-		l->line++;
-		if (strlen(buf) != (size_t)n) {
-			rc = fail(l, "NUL byte in line");
-			break;
-		}
-		s = trim(buf);
-		if (*s == '\0' || *s == '#')
-			continue;
+	while ((rc = tf_next(&r, &s)) > 0) {
+		l->line = r.line;
 		if ((rc = fn(l, s, arg)) != 0)
 			break;
 	}
-	if (rc == 0 && ferror(f)) {
-		l->line = 0;
-		rc = fail(l, "read error: %s", strerror(errno));
-	}
-	free(buf);
-	fclose(f);
+	tf_close(&r);
 	return rc;
 }
 
@@ -126,7 +83,7 @@ passwd_line(struct loader *l, char *s, void *arg)
 		return fail(l, "invalid user name (empty, or white space or "
 			       "control characters)");
 	hash = colon + 1;
-	while (is_space(*hash))
+	while (tf_is_blank(*hash))
 		hash++;
 	if (strncmp(hash, ARGON2ID_PREFIX, strlen(ARGON2ID_PREFIX)) != 0)
 		return fail(l, "hash must start with " ARGON2ID_PREFIX
@@ -216,7 +173,7 @@ senders_line(struct loader *l, char *s, void *arg)
 	if (colon == NULL)
 		return fail(l, "expected user: address, @domain, ...");
 	*colon = '\0';
-	s = trim(s);
+	s = tf_trim(s);
 	if (!valid_user(s, strlen(s)))
 		return fail(l, "invalid user name (empty, or white space or "
 			       "control characters)");
@@ -269,7 +226,7 @@ af_tables_load(const char *passwd, const char *senders, struct af_tables **out,
     char *err, size_t errlen)
 {
 	struct af_tables *t = calloc(1, sizeof(*t));
-	struct loader l = {"passwd", passwd, 0, err, errlen};
+	struct loader l = {{"passwd", passwd, err, errlen}, 0};
 	const char *model = NULL;
 
 	*out = NULL;
@@ -299,7 +256,7 @@ af_tables_load(const char *passwd, const char *senders, struct af_tables **out,
 		goto fail;
 	}
 	if (senders != NULL) {
-		l = (struct loader){"senders", senders, 0, err, errlen};
+		l = (struct loader){{"senders", senders, err, errlen}, 0};
 		t->have_senders = true;
 		if (each_line(&l, senders_line, t) != 0)
 			goto fail;
