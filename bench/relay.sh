@@ -52,6 +52,8 @@
 #                          TIMEOUT=300 RINGMX=build/ringmx
 #                          PLUG=build/plugins KEEP=)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 MSGS=${MSGS:-10000}
@@ -62,65 +64,17 @@ TIMEOUT=${TIMEOUT:-300}
 RINGMX=${RINGMX:-build/ringmx}
 PLUG=${PLUG:-build/plugins}
 KEEP=${KEEP:-}
-PY=/usr/bin/python3
-HZ=$(getconf CLK_TCK)
 WARMUP=200
 
-die() { echo "relay.sh: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "must run as root (Postfix runs as user postfix)"
 [ -x "$RINGMX" ] || die "$RINGMX not built (make)"
 [ -f "$PLUG/route_table.so" ] || die "$PLUG/route_table.so not built (make)"
-for t in smtp-source smtp-sink postconf /usr/lib/postfix/sbin/master; do
-	command -v "$t" >/dev/null || die "$t missing (tools/install-deps.sh --bench)"
-done
+need_tools smtp-source smtp-sink postconf /usr/lib/postfix/sbin/master
 
 T=$(mktemp -d /tmp/ringmx-bench-relay.XXXXXX)
 chmod 755 "$T" # the postfix user must reach its queue below it
-RMX_PID=""
-PF_PID=""
 SINK_PID=""
 WAIT_PID=""
-
-stop_ringmx() {
-	if [ -n "$RMX_PID" ]; then
-		kill -TERM "$RMX_PID" 2>/dev/null || true
-		wait "$RMX_PID" 2>/dev/null || true
-		RMX_PID=""
-	fi
-}
-
-children() { # pids whose parent is $1
-	local f s
-	for f in /proc/[0-9]*/stat; do
-		{ read -r s <"$f"; } 2>/dev/null || continue
-		s=${s##*) }	# drop "pid (comm) "
-		s=${s#* }	# and the state
-		if [ "${s%% *}" = "$1" ]; then
-			f=${f#/proc/}
-			echo "${f%/stat}"
-		fi
-	done
-}
-
-stop_postfix() {
-	if [ -n "$PF_PID" ]; then
-		# the master runs in its own process group (setsid) and takes
-		# its children down with it; the group kill catches stragglers
-		kill -TERM "$PF_PID" 2>/dev/null || true
-		wait "$PF_PID" 2>/dev/null || true
-		kill -TERM -- "-$PF_PID" 2>/dev/null || true
-		PF_PID=""
-	fi
-}
-
-stop_pid() { # stop the background job whose pid is in the named variable
-	local pid=${!1}
-	if [ -n "$pid" ]; then
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		printf -v "$1" '%s' ""
-	fi
-}
 
 cleanup() {
 	stop_pid WAIT_PID
@@ -135,48 +89,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # port pid
-	"$PY" - "$1" "$2" <<-'EOF' || die "server on port $1 did not start"
-		import os, socket, sys, time
-		port, pid = int(sys.argv[1]), int(sys.argv[2])
-		for _ in range(2000):
-		    try:
-		        os.kill(pid, 0)
-		    except OSError:
-		        sys.exit(1)
-		    try:
-		        with socket.create_connection(("127.0.0.1", port), 1) as s:
-		            if s.recv(512).startswith(b"220"):
-		                sys.exit(0)
-		    except OSError:
-		        pass
-		    time.sleep(0.01)
-		sys.exit(1)
-	EOF
-}
-
-# utime+stime (+cutime+cstime with "all") of a pid, in ticks
-ticks() {
-	awk -v all="${2:-}" '{ sub(/^.*\) /, "");
-	    t = $12 + $13; if (all != "") t += $14 + $15; print t }' \
-	    "/proc/$1/stat" 2>/dev/null || echo 0
-}
-
-postfix_ticks() { # the master with reaped children, plus live children
-	local sum
-	sum=$(ticks "$PF_PID" all)
-	for k in $(children "$PF_PID"); do
-		sum=$((sum + $(ticks "$k")))
-	done
-	echo "$sum"
-}
-
-now() { date +%s.%N; }
 
 # ------------------------------------------------------------------- sink
 SINK_PORT=$(free_port)
@@ -229,37 +141,9 @@ sink_wait() { # target timeout outfile
 }
 
 # ---------------------------------------------------------------- Postfix
-PF_PORT=$(free_port)
-PF=$T/postfix
-mkdir -p "$PF/etc" "$PF/spool" "$PF/lib"
-chown postfix "$PF/lib"
-awk -v port="$PF_PORT" '
-	/^smtp[ \t]+inet/ { print "127.0.0.1:" port "  inet  n  -  n  -  -  smtpd"; next }
-	/^[a-z]/ && NF >= 8 { $5 = "n" }
-	{ print }' /etc/postfix/master.cf >"$PF/etc/master.cf"
-cp /etc/postfix/dynamicmaps.cf "$PF/etc/" 2>/dev/null || true
-cat >"$PF/etc/main.cf" <<EOF
-compatibility_level = 3.6
-queue_directory = $PF/spool
-data_directory = $PF/lib
-myhostname = bench.postfix.test
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mydestination = localhost
-mynetworks = 127.0.0.0/8
-local_recipient_maps =
-alias_maps =
-alias_database =
-relayhost = [127.0.0.1]:$SINK_PORT
+start_postfix "relayhost = [127.0.0.1]:$SINK_PORT
 smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
-default_destination_concurrency_limit = 50
-smtpd_client_connection_count_limit = 1000
-in_flow_delay = 0
-EOF
-postfix -c "$PF/etc" check || die "postfix check failed"
-/usr/lib/postfix/sbin/master -c "$PF/etc" -d </dev/null >"$T/postfix.out" 2>&1 &
-PF_PID=$!
-wait_port "$PF_PORT" "$PF_PID"
+default_destination_concurrency_limit = 50"
 
 pf_queued() { # messages still in the private Postfix's queue
 	find "$PF/spool/maildrop" "$PF/spool/incoming" "$PF/spool/active" \
@@ -294,9 +178,7 @@ start_ringmx() { # run number
 		queue = { retry_initial = 1; };
 		plugins = ( { name = "route_table"; path = "$PWD/$PLUG/route_table.so"; table = "$T/routes"; } );
 	EOF
-	"$RINGMX" -c "$d/ringmx.conf" </dev/null 2>"$d/ringmx.log" &
-	RMX_PID=$!
-	wait_port "$RMX_PORT" "$RMX_PID"
+	start_ringmx_conf "$d" "$RMX_PORT"
 }
 
 ringmx_events() { # log file: counts of the delivery events, and failures
@@ -317,7 +199,7 @@ run() { # name port
 	local t0 t1 ts c0 c1 rc=0 wrc=0 base got why
 	base=$(sink_count)
 	rm -f "$T/done.t"
-	if [ "$1" = ringmx ]; then c0=$(ticks "$RMX_PID"); else c0=$(postfix_ticks); fi
+	c0=$(server_ticks "$1")
 	t0=$(now)
 	sink_wait $((base + MSGS)) "$TIMEOUT" "$T/done.t" &
 	WAIT_PID=$!
@@ -326,7 +208,7 @@ run() { # name port
 	ts=$(now)
 	wait "$WAIT_PID" || wrc=$?
 	WAIT_PID=""
-	if [ "$1" = ringmx ]; then c1=$(ticks "$RMX_PID"); else c1=$(postfix_ticks); fi
+	c1=$(server_ticks "$1")
 	[ "$rc" -eq 0 ] || die "smtp-source against $1 failed (exit $rc)"
 	if [ "$wrc" -ne 0 ]; then
 		read -r why got <"$T/done.t" || why="waiter failed" got=$base
@@ -374,23 +256,4 @@ for i in $(seq 1 "$RUNS"); do
 	    "$(pf_queued) messages still queued" >&2
 done
 
-awk -v msgs="$MSGS" -v hz="$HZ" '
-{
-	s = $1; wall = $3 - $2; cpu = ($5 - $4) * 1000 / hz / msgs
-	n[s]++; rate[s] += msgs / wall; ms[s] += cpu
-	printf "run %d  %-8s %10.0f msgs/s %8.3f CPU ms/msg  (client done %.2fs, last delivery %.2fs)\n",
-	    n[s], s, msgs / wall, cpu, $6 - $2, wall
-}
-END {
-	print ""
-	printf "%-8s %12s %16s\n", "server", "msgs/s", "CPU ms/message"
-	split("ringmx postfix", order, " ")
-	for (i = 1; i <= 2; i++)
-		if (n[s = order[i]])
-			printf "%-8s %12.0f %16.3f\n", s, rate[s] / n[s], ms[s] / n[s]
-	if (n["postfix"] && n["ringmx"]) {
-		r = (rate["ringmx"] / n["ringmx"]) / (rate["postfix"] / n["postfix"])
-		c = (ms["postfix"] / n["postfix"]) / (ms["ringmx"] / n["ringmx"])
-		printf "ratio    %11.2fx %15.2fx   (ringmx vs postfix: throughput, CPU efficiency)\n", r, c
-	}
-}' "$results"
+results_table "$results" server "ringmx postfix"
