@@ -322,6 +322,38 @@ want_type(struct ctx *c, const config_setting_t *s, int type, const char *what)
 	    type_name(config_setting_type(s)));
 }
 
+/* The value of the string setting s; NULL (reported) if not a string. */
+static const char *
+want_string(struct ctx *c, const config_setting_t *s)
+{
+	if (want_type(c, s, CONFIG_TYPE_STRING, "a string") != 0)
+		return NULL;
+	return config_setting_get_string(s);
+}
+
+/* The length of the array or list (of strings) s; -1 (reported) if s is
+ * neither. */
+static int
+array_length(struct ctx *c, const config_setting_t *s)
+{
+	int type = config_setting_type(s);
+
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+		return serr(c, s, "expected an array of strings, got %s",
+		    type_name(type));
+	return config_setting_length(s);
+}
+
+/* The length of the list s (of groups, described by what); -1 (reported)
+ * if s is not a list. */
+static int
+list_length(struct ctx *c, const config_setting_t *s, const char *what)
+{
+	if (want_type(c, s, CONFIG_TYPE_LIST, what) != 0)
+		return -1;
+	return config_setting_length(s);
+}
+
 /* ---- syntax helpers ------------------------------------------------- */
 
 static bool
@@ -528,9 +560,8 @@ parse_string(
 	char *copy;
 
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_STRING, "a string") != 0)
+	if ((v = want_string(c, s)) == NULL)
 		return -1;
-	v = config_setting_get_string(s);
 	if (v[0] == '\0')
 		return serr(c, s, "must not be empty");
 	if ((copy = strdup(v)) == NULL)
@@ -545,16 +576,16 @@ parse_hostname(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
 {
 	char **out = dst;
+	const char *t;
 	char *v;
 
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_STRING, "a string") != 0)
+	if ((t = want_string(c, s)) == NULL)
 		return -1;
-	if ((v = strdup_nodot(config_setting_get_string(s))) == NULL)
+	if ((v = strdup_nodot(t)) == NULL)
 		return serr(c, s, "out of memory");
 	if (!domain_valid(v, strlen(v))) {
-		serr(c, s, "\"%s\" is not a valid domain name",
-		    config_setting_get_string(s));
+		serr(c, s, "\"%s\" is not a valid domain name", t);
 		free(v);
 		return -1;
 	}
@@ -570,9 +601,8 @@ parse_log_level(
 	const char *v;
 
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_STRING, "a string") != 0)
+	if ((v = want_string(c, s)) == NULL)
 		return -1;
-	v = config_setting_get_string(s);
 	for (size_t i = 0; i < NKEYS(log_levels); i++) {
 		if (strcmp(v, log_levels[i].name) == 0) {
 			*(int *)dst = log_levels[i].level;
@@ -591,9 +621,8 @@ parse_mode(
 	const char *v;
 
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_STRING, "a string") != 0)
+	if ((v = want_string(c, s)) == NULL)
 		return -1;
-	v = config_setting_get_string(s);
 	for (size_t i = 0; i < NKEYS(mode_names); i++) {
 		if (strcmp(v, mode_names[i]) == 0) {
 			*(enum listener_mode *)dst = (enum listener_mode)i;
@@ -704,9 +733,8 @@ parse_address(
 	const char *v, *why;
 
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_STRING, "a string") != 0)
+	if ((v = want_string(c, s)) == NULL)
 		return -1;
-	v = config_setting_get_string(s);
 	if ((why = address_parse(v, &l->addr, &l->addrlen)) != NULL)
 		return serr(c, s, "\"%s\": %s", v, why);
 	if ((l->address = strdup(v)) == NULL)
@@ -740,6 +768,16 @@ walk_group(struct ctx *c, const config_setting_t *group, const struct key *keys,
 	return 0;
 }
 
+/* A group setting s whose members are keys, stored into base. */
+static int
+parse_group(struct ctx *c, const config_setting_t *s, const struct key *keys,
+    size_t nkeys, void *base)
+{
+	if (want_type(c, s, CONFIG_TYPE_GROUP, "a group") != 0)
+		return -1;
+	return walk_group(c, s, keys, nkeys, base);
+}
+
 static int
 parse_listeners(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
@@ -749,11 +787,10 @@ parse_listeners(
 
 	(void)dst;
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_LIST,
-		"a list of groups, as in ( { address = \"...\"; } )") != 0)
+	if ((n = list_length(c, s,
+		 "a list of groups, as in ( { address = \"...\"; } )")) < 0)
 		return -1;
-	n = config_setting_length(s);
-	if (n <= 0)
+	if (n == 0)
 		return serr(c, s, "at least one listener is required");
 	cfg->listeners = calloc((size_t)n, sizeof(*cfg->listeners));
 	if (cfg->listeners == NULL)
@@ -803,16 +840,12 @@ parse_relay_networks(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
 {
 	struct rmx_config *cfg = c->cfg;
-	int type = config_setting_type(s), n;
+	int n;
 
 	(void)dst;
 	(void)k;
-	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
-		return serr(c, s, "expected an array of strings, got %s",
-		    type_name(type));
-	n = config_setting_length(s);
-	if (n <= 0)
-		return 0;
+	if ((n = array_length(c, s)) <= 0)
+		return n;
 	cfg->relay_networks = calloc((size_t)n, sizeof(*cfg->relay_networks));
 	if (cfg->relay_networks == NULL)
 		return serr(c, s, "out of memory");
@@ -905,11 +938,10 @@ parse_plugins(
 
 	(void)dst;
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_LIST,
-		"a list of groups, as in ( { name = \"...\"; } )") != 0)
+	if ((n = list_length(
+		 c, s, "a list of groups, as in ( { name = \"...\"; } )")) < 0)
 		return -1;
-	n = config_setting_length(s);
-	if (n <= 0)
+	if (n == 0)
 		return 0;
 	cfg->plugins = calloc((size_t)n, sizeof(*cfg->plugins));
 	if (cfg->plugins == NULL)
@@ -1005,16 +1037,14 @@ parse_local_domains(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
 {
 	struct rmx_config *cfg = c->cfg;
-	int type = config_setting_type(s), n;
+	int n;
 
 	(void)dst;
 	(void)k;
-	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
-		return serr(c, s, "expected an array of strings, got %s",
-		    type_name(type));
+	if ((n = array_length(c, s)) < 0)
+		return -1;
 	c->local_domains_set = true;
-	n = config_setting_length(s);
-	if (n <= 0)
+	if (n == 0)
 		return 0;
 	cfg->local_domains = calloc((size_t)n, sizeof(*cfg->local_domains));
 	if (cfg->local_domains == NULL)
@@ -1045,9 +1075,7 @@ parse_limits(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
 {
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_GROUP, "a group") != 0)
-		return -1;
-	return walk_group(c, s, limit_keys, NKEYS(limit_keys), dst);
+	return parse_group(c, s, limit_keys, NKEYS(limit_keys), dst);
 }
 
 #define QUE(f) (offsetof(struct rmx_config, queue.f) - CFG(queue))
@@ -1078,9 +1106,7 @@ parse_outbound(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
 {
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_GROUP, "a group") != 0)
-		return -1;
-	return walk_group(c, s, outbound_keys, NKEYS(outbound_keys), dst);
+	return parse_group(c, s, outbound_keys, NKEYS(outbound_keys), dst);
 }
 
 static int
@@ -1116,9 +1142,8 @@ parse_dns_mode(
 	const char *v;
 
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_STRING, "a string") != 0)
+	if ((v = want_string(c, s)) == NULL)
 		return -1;
-	v = config_setting_get_string(s);
 	if (strcmp(v, "recursive") == 0)
 		*(int *)dst = 0;
 	else if (strcmp(v, "resolvconf") == 0)
@@ -1137,12 +1162,12 @@ parse_stub_zones(
 
 	(void)dst;
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_LIST,
-		"a list of groups, as in ( { zone = \"example.\"; address = "
-		"\"127.0.0.1@53\"; } )") != 0)
+	n = list_length(c, s,
+	    "a list of groups, as in ( { zone = \"example.\"; address = "
+	    "\"127.0.0.1@53\"; } )");
+	if (n < 0)
 		return -1;
-	n = config_setting_length(s);
-	if (n <= 0)
+	if (n == 0)
 		return 0;
 	cfg->dns.stub_zone = calloc((size_t)n, sizeof(char *));
 	cfg->dns.stub_addr = calloc((size_t)n, sizeof(char *));
@@ -1189,9 +1214,7 @@ parse_dns(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
 {
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_GROUP, "a group") != 0)
-		return -1;
-	return walk_group(c, s, dns_keys, NKEYS(dns_keys), dst);
+	return parse_group(c, s, dns_keys, NKEYS(dns_keys), dst);
 }
 
 static int
@@ -1199,9 +1222,7 @@ parse_queue(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
 {
 	(void)k;
-	if (want_type(c, s, CONFIG_TYPE_GROUP, "a group") != 0)
-		return -1;
-	return walk_group(c, s, queue_keys, NKEYS(queue_keys), dst);
+	return parse_group(c, s, queue_keys, NKEYS(queue_keys), dst);
 }
 
 /* ---- integer literals that libconfig 1.5 would wrap ----------------- */

@@ -97,50 +97,6 @@ has_8bit(const void *p, size_t n)
 	return false;
 }
 
-/* Well-formed UTF-8 (RFC 3629: shortest form, no surrogates). */
-static bool
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		uint32_t cp, min;
-		size_t k;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			k = 1;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			k = 2;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			k = 3;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else {
-			return false;
-		}
-		if (n - i <= k)
-			return false;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += k + 1;
-	}
-	return true;
-}
-
 /* An envelope address as smtp_path_parse leaves it: 1..SMTP_PATH_MAX
  * octets, no control characters, UTF-8 well-formed. */
 static bool
@@ -154,7 +110,7 @@ addr_ok(const char *a)
 	for (size_t i = 0; i < n; i++)
 		if (is_ctl((unsigned char)a[i]))
 			return false;
-	return utf8_valid((const unsigned char *)a, n);
+	return smtp_utf8_valid(a, n);
 }
 
 static bool

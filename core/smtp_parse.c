@@ -139,6 +139,23 @@ utf8_len(const uint8_t *s, size_t n)
 	return need + 1;
 }
 
+/* smtp_utf8_valid - s[0..n) is well-formed UTF-8 (RFC 3629) */
+bool
+smtp_utf8_valid(const char *s, size_t n)
+{
+	const uint8_t *u = (const uint8_t *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t k = u[i] < 0x80 ? 1 : utf8_len(u + i, n - i);
+
+		if (k == 0)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
 /* ---- command line ---- */
 
 static const struct smtp_reply r_cmd_unknown = {
@@ -1068,11 +1085,17 @@ path_error(const char *s, size_t len)
 	return e == PE_OK ? PE_SYNTAX : e;
 }
 
-/* smtp_mail_parse - parse the argument of MAIL FROM: */
-const struct smtp_reply *
-smtp_mail_parse(const char *arg, size_t len, unsigned ext,
-    struct smtp_path *path, struct smtp_mail_params *p)
+/*
+ * Shared by MAIL (mp set) and RCPT (rp set): the path, the parameters
+ * after it, then the path itself (for MAIL with SMTPUTF8 as given in the
+ * parameters, for RCPT with utf8). The params struct is already zeroed.
+ */
+static const struct smtp_reply *
+envelope_parse(const char *arg, size_t len, unsigned ext, bool utf8,
+    struct smtp_path *path, struct smtp_mail_params *mp,
+    struct smtp_rcpt_params *rp)
 {
+	const struct smtp_reply *errs = mp != NULL ? mail_err : rcpt_err;
 	const struct smtp_reply *r = NULL;
 	const char *cur, *end;
 	struct param pm;
@@ -1081,14 +1104,13 @@ smtp_mail_parse(const char *arg, size_t len, unsigned ext,
 	enum perr e;
 
 	memset(path, 0, sizeof(*path));
-	memset(p, 0, sizeof(*p));
 	while (len > 0 && *arg == ' ') {
 		arg++;
 		len--;
 	}
 	pend = path_end(arg, len);
 	if (pend == 0)
-		return &mail_err[path_error(arg, len)];
+		return &errs[path_error(arg, len)];
 	if (pend < len && arg[pend] != ' ')
 		return &r_param_space;
 	cur = arg + pend;
@@ -1098,23 +1120,41 @@ smtp_mail_parse(const char *arg, size_t len, unsigned ext,
 			break;
 		if (pm.kw == NULL)
 			break;
-		if ((r = mail_param(&pm, ext, &seen, p)) != NULL)
+		r = mp != NULL ? mail_param(&pm, ext, &seen, mp)
+			       : rcpt_param(&pm, ext, &seen, rp);
+		if (r != NULL)
 			break;
 	}
 	if (r != NULL) {
-		memset(p, 0, sizeof(*p));
+		if (mp != NULL)
+			memset(mp, 0, sizeof(*mp));
+		else
+			memset(rp, 0, sizeof(*rp));
 		return r;
 	}
-	e = path_parse(arg, pend, p->smtputf8, path, &used);
+	if (mp != NULL)
+		utf8 = mp->smtputf8;
+	e = path_parse(arg, pend, utf8, path, &used);
 	if (e == PE_OK && used != pend)
 		e = PE_SYNTAX;
-	if (e == PE_OK && path->postmaster)
+	if (e == PE_OK && mp != NULL && path->postmaster)
 		e = PE_NO_DOMAIN; /* a reverse-path needs a domain */
+	if (e == PE_OK && mp == NULL && path->null)
+		e = PE_NULL_RCPT;
 	if (e != PE_OK) {
 		memset(path, 0, sizeof(*path));
-		return &mail_err[e];
+		return &errs[e];
 	}
 	return NULL;
+}
+
+/* smtp_mail_parse - parse the argument of MAIL FROM: */
+const struct smtp_reply *
+smtp_mail_parse(const char *arg, size_t len, unsigned ext,
+    struct smtp_path *path, struct smtp_mail_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	return envelope_parse(arg, len, ext, false, path, p, NULL);
 }
 
 /* smtp_rcpt_parse - parse the argument of RCPT TO: */
@@ -1122,46 +1162,6 @@ const struct smtp_reply *
 smtp_rcpt_parse(const char *arg, size_t len, unsigned ext, bool utf8,
     struct smtp_path *path, struct smtp_rcpt_params *p)
 {
-	const struct smtp_reply *r = NULL;
-	const char *cur, *end;
-	struct param pm;
-	unsigned seen = 0;
-	size_t pend, used = 0;
-	enum perr e;
-
-	memset(path, 0, sizeof(*path));
 	memset(p, 0, sizeof(*p));
-	while (len > 0 && *arg == ' ') {
-		arg++;
-		len--;
-	}
-	pend = path_end(arg, len);
-	if (pend == 0)
-		return &rcpt_err[path_error(arg, len)];
-	if (pend < len && arg[pend] != ' ')
-		return &r_param_space;
-	cur = arg + pend;
-	end = arg + len;
-	for (;;) {
-		if ((r = next_param(&cur, end, &pm)) != NULL)
-			break;
-		if (pm.kw == NULL)
-			break;
-		if ((r = rcpt_param(&pm, ext, &seen, p)) != NULL)
-			break;
-	}
-	if (r != NULL) {
-		memset(p, 0, sizeof(*p));
-		return r;
-	}
-	e = path_parse(arg, pend, utf8, path, &used);
-	if (e == PE_OK && used != pend)
-		e = PE_SYNTAX;
-	if (e == PE_OK && path->null)
-		e = PE_NULL_RCPT;
-	if (e != PE_OK) {
-		memset(path, 0, sizeof(*path));
-		return &rcpt_err[e];
-	}
-	return NULL;
+	return envelope_parse(arg, len, ext, utf8, path, NULL, p);
 }

@@ -181,4 +181,8 @@ int smtp_xtext_encode(const char *in, size_t len, char *out, size_t outsz);
  * trailing dot. */
 bool smtp_domain_valid(const char *s, size_t len, bool allow_utf8);
 
+/* smtp_utf8_valid - s[0..n) is well-formed UTF-8 (RFC 3629: shortest
+ * form, no surrogates, nothing above U+10FFFF) */
+bool smtp_utf8_valid(const char *s, size_t n);
+
 #endif
