@@ -7,11 +7,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "bounce.h"
+#include "dns_mx.h"
 #include "local_delivery.h"
 #include "log.h"
 #include "nexthop.h"
@@ -28,6 +30,7 @@ struct remote_group {
 	struct outbound_req req;
 	struct sched_item *it;
 	uint32_t *idx; /* recipient indexes (req.rcpts points here) */
+	struct dns_mx_lookup *mx; /* MX lookup in flight, or NULL */
 	struct remote_group *next;
 };
 
@@ -65,7 +68,11 @@ struct scheduler {
 	struct plugin_worker *pw;    /* ROUTE hook, or NULL */
 	struct queue_shard *primary; /* where reports (DSNs) are queued */
 	struct outbound *ob;         /* SMTP/LMTP client, or NULL */
-	uint64_t count;              /* items alive */
+	struct dns_resolver *dns;    /* the worker's resolver, or NULL */
+	struct dns_mx_policy mxpol;
+	const char *self_names[1];
+	struct sockaddr_storage *own_addrs;
+	uint64_t count; /* items alive */
 };
 
 /* scheduler_backoff - delay before the next attempt */
@@ -110,6 +117,8 @@ attempt_clear(struct sched_item *it)
 	while (it->groups != NULL) {
 		struct remote_group *g = it->groups;
 		it->groups = g->next;
+		if (g->mx != NULL)
+			dns_mx_cancel(g->mx);
 		free(g->idx);
 		free(g->req.results);
 		free(g);
@@ -145,6 +154,7 @@ scheduler_free(struct scheduler *s)
 	for (size_t i = 0; i < s->nheap; i++)
 		item_free(s->heap[i]);
 	free(s->heap);
+	free(s->own_addrs);
 	free(s);
 }
 
@@ -532,6 +542,99 @@ rcpt_domain(const char *addr)
 	return at ? at + 1 : "";
 }
 
+static void
+group_fail(struct sched_item *it, struct remote_group *g, bool permanent,
+    const char *why)
+{
+	char id[QID_STR_LEN + 1];
+
+	qid_format(it->env->id, id);
+	for (uint32_t k = 0; k < g->req.nrcpt; k++) {
+		struct qrcpt *rc = &it->env->rcpts[g->idx[k]];
+		free(rc->last_error);
+		rc->last_error = strdup(why);
+		if (permanent)
+			rc->state = QRCPT_FAILED;
+		log_event(permanent ? LOG_NOTICE : LOG_INFO,
+		    permanent ? "bounced" : "deferred",
+		    "id=%s rcpt=<%s> "
+		    "reason=\"%s\"",
+		    id, rc->addr, why);
+	}
+}
+
+/* The MX lookup of a group finished: connect, or fail its recipients. */
+static void
+mx_done(void *arg, struct dns_mx_result *res)
+{
+	struct remote_group *g = arg;
+	struct sched_item *it = g->it;
+	struct scheduler *s = it->sched;
+	struct outbound_req *r = &g->req;
+	char why[700], key[300];
+	const char *enh;
+	int code;
+	size_t kl = 0;
+
+	g->mx = NULL;
+	if (res->status != DNS_MX_OK) {
+		code = dns_mx_status_reply(res->status, &enh);
+		snprintf(why, sizeof(why), "%d %s %s", code, enh, res->error);
+		group_fail(it, g, code >= 500, why);
+		dns_mx_result_free(res);
+		part_done(s, it);
+		return;
+	}
+	r->naddrs = 0;
+	key[0] = '\0';
+	for (size_t h = 0; h < res->nhosts; h++) {
+		const struct dns_mx_host *mh = &res->hosts[h];
+		for (size_t a = 0;
+		     a < mh->naddrs && r->naddrs < OUTBOUND_MAX_ADDRS; a++) {
+			struct sockaddr_storage *ss = &r->addrs[r->naddrs];
+			*ss = mh->addrs[a];
+			if (ss->ss_family == AF_INET) {
+				((struct sockaddr_in *)ss)->sin_port =
+				    htons(25);
+				r->addrlens[r->naddrs] =
+				    sizeof(struct sockaddr_in);
+			} else {
+				((struct sockaddr_in6 *)ss)->sin6_port =
+				    htons(25);
+				r->addrlens[r->naddrs] =
+				    sizeof(struct sockaddr_in6);
+			}
+			snprintf(r->hosts[r->naddrs], sizeof(r->hosts[0]), "%s",
+			    mh->name);
+			r->naddrs++;
+		}
+		/* destination = the MX host set, so domains that share MX
+		 * hosts share connections and limits */
+		kl += (size_t)snprintf(key + kl,
+		    kl < sizeof(key) ? sizeof(key) - kl : 0, "%s%s",
+		    h ? "," : "mx:", mh->name);
+	}
+	snprintf(r->dest, sizeof(r->dest), "%s", key);
+	dns_mx_result_free(res);
+	if (r->naddrs == 0) {
+		group_fail(it, g, false,
+		    "451 4.4.4 no usable address for "
+		    "the MX hosts");
+		part_done(s, it);
+		return;
+	}
+	if (it->body.len == 0 && queue_shard_read_body(it->shard, it->env->id,
+				     &it->body) != QUEUE_OK) {
+		group_fail(it, g, false,
+		    "451 4.3.0 cannot read the message from the queue");
+		part_done(s, it);
+		return;
+	}
+	r->body = it->body.data;
+	r->body_len = it->body.len;
+	outbound_submit(s->ob, r);
+}
+
 /* Start outbound deliveries for the remote recipients of this attempt,
  * one request per next hop. */
 static void
@@ -601,8 +704,29 @@ start_remote(struct scheduler *s, struct sched_item *it)
 			snprintf(g->req.hosts[0], sizeof(g->req.hosts[0]), "%s",
 			    nh.unix_socket ? nh.path : nh.host);
 			g->req.naddrs = 1;
+		} else if (nh.kind == NH_MX && s->dns != NULL) {
+			g->req.env = e;
+			g->req.rcpts = g->idx;
+			g->req.nrcpt = (uint32_t)n;
+			g->req.lmtp = false;
+			g->req.done = remote_done;
+			g->req.arg = g;
+			it->parts++;
+			g->mx = dns_mx_resolve(
+			    s->dns, dom_i, &s->mxpol, mx_done, g);
+			if (g->mx == NULL) {
+				/* could not start (the callback never runs
+				 * from inside dns_mx_resolve) */
+				bool bad = errno == EINVAL;
+				group_fail(it, g, bad,
+				    bad ? "550 5.1.2 invalid recipient domain"
+					: "451 4.4.3 cannot start the MX "
+					  "lookup");
+				part_done(s, it);
+			}
+			continue;
 		} else {
-			/* names (and MX lookups) need the resolver */
+			/* smarthost names need A/AAAA lookups (not yet) */
 			snprintf(why, sizeof(why),
 			    "451 4.4.3 cannot resolve the next hop for %s",
 			    nh.kind == NH_MX ? dom_i : nh.host);
@@ -934,6 +1058,29 @@ scheduler_commit_done(struct scheduler *s, struct qop *op)
 	}
 	it->stored_next = it->env->next_attempt;
 	wait_until(s, it, it->env->next_attempt);
+}
+
+/* scheduler_set_resolver - MX lookups for remote recipients */
+void
+scheduler_set_resolver(struct scheduler *s, struct dns_resolver *dns)
+{
+	const struct rmx_config *cfg = s->cfg;
+
+	s->dns = dns;
+	memset(&s->mxpol, 0, sizeof(s->mxpol));
+	s->self_names[0] = cfg->hostname;
+	s->mxpol.self_names = s->self_names;
+	s->mxpol.nself = 1;
+	free(s->own_addrs);
+	s->own_addrs = calloc(
+	    cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*s->own_addrs));
+	if (s->own_addrs != NULL) {
+		for (size_t i = 0; i < cfg->nlisteners; i++)
+			s->own_addrs[i] = cfg->listeners[i].addr;
+		s->mxpol.own_addrs = s->own_addrs;
+		s->mxpol.nown = cfg->nlisteners;
+	}
+	s->mxpol.allow_loopback = cfg->outbound.allow_loopback;
 }
 
 /* scheduler_set_outbound - the SMTP/LMTP client for remote recipients */

@@ -25,6 +25,9 @@ struct scheduler;
 struct scheduler *scheduler_new(const struct rmx_config *cfg,
     struct offload *off, struct queue_committer *qc);
 void scheduler_free(struct scheduler *s);
+/* The worker's resolver for MX lookups (NULL: "mx" recipients wait). */
+struct dns_resolver;
+void scheduler_set_resolver(struct scheduler *s, struct dns_resolver *dns);
 /* The worker's SMTP/LMTP client (NULL: remote recipients wait). */
 struct outbound;
 void scheduler_set_outbound(struct scheduler *s, struct outbound *ob);

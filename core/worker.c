@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cidr.h"
+#include "dns_resolver.h"
 #include "listener.h"
 #include "log.h"
 #include "offload.h"
@@ -50,6 +51,7 @@ enum op {
 	OP_SEND,
 	OP_NOTIFY, /* read on the worker's eventfd */
 	OP_IGNORE, /* cancels: result not needed */
+	OP_DNS,    /* poll on the resolver's descriptor */
 };
 
 struct conn {
@@ -94,6 +96,7 @@ struct worker {
 	struct scheduler *sched;
 	struct plugin_worker *pw; /* NULL without plugins */
 	struct outbound *ob;      /* outbound SMTP/LMTP connections */
+	struct dns_resolver *dns; /* this worker's resolver, or NULL */
 	struct authfail *af_head, **af_tail; /* AUTH failures to expire */
 	struct smtp_server_ctx sctx;
 	struct timer_wheel tw;
@@ -568,6 +571,57 @@ arm_notify(struct worker *w)
 }
 
 static void
+arm_dns(struct worker *w)
+{
+	struct io_uring_sqe *sqe;
+
+	if (w->dns == NULL)
+		return;
+	sqe = get_sqe(w);
+	io_uring_prep_poll_multishot(sqe, dns_resolver_fd(w->dns), POLLIN);
+	io_uring_sqe_set_data64(sqe, mkud(OP_DNS, 0, 0));
+}
+
+/* The worker's resolver from the dns group. Without one (e.g. no trust
+ * anchor file), MX recipients wait in the queue; inbound mail is not
+ * affected, so the daemon runs on and says why. */
+static void
+setup_dns(struct worker *w)
+{
+	const struct rmx_config *cfg = w->p.cfg;
+	struct dns_stub *stubs = NULL;
+	struct dns_config dc;
+	char err[512];
+
+	memset(&dc, 0, sizeof(dc));
+	dc.mode = cfg->dns.mode ? DNS_MODE_RESOLVCONF : DNS_MODE_RECURSIVE;
+	dc.trust_anchor = cfg->dns.trust_anchor;
+	dc.unbound_conf = cfg->dns.unbound_conf;
+	if (cfg->dns.nstubs > 0) {
+		stubs = calloc(cfg->dns.nstubs, sizeof(*stubs));
+		if (stubs == NULL)
+			return;
+		for (size_t i = 0; i < cfg->dns.nstubs; i++) {
+			stubs[i].zone = cfg->dns.stub_zone[i];
+			stubs[i].address = cfg->dns.stub_addr[i];
+		}
+		dc.stubs = stubs;
+		dc.nstubs = cfg->dns.nstubs;
+	}
+	w->dns = dns_resolver_new(&dc, err, sizeof(err));
+	free(stubs);
+	if (w->dns == NULL) {
+		log_event(LOG_ERR, "dns_unavailable",
+		    "worker=%u err=\"%s\" "
+		    "effect=\"mail for MX destinations stays queued\"",
+		    w->p.index, err);
+		return;
+	}
+	scheduler_set_resolver(w->sched, w->dns);
+	arm_dns(w);
+}
+
+static void
 arm_accept(struct worker *w, unsigned li)
 {
 	struct io_uring_sqe *sqe;
@@ -658,6 +712,16 @@ handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
 		if (!(cqe->flags & IORING_CQE_F_MORE))
 			arm_notify(w);
 		break;
+	case OP_DNS: {
+		char err[256];
+		if (w->dns != NULL &&
+		    dns_resolver_process(w->dns, err, sizeof(err)) != 0)
+			log_event(LOG_ERR, "dns_error", "worker=%u err=\"%s\"",
+			    w->p.index, err);
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			arm_dns(w);
+		break;
+	}
 	default:
 		if (op >= OUTBOUND_OP_BASE)
 			outbound_cqe(w->ob, ud, cqe->res, cqe->flags);
@@ -930,6 +994,7 @@ setup(struct worker *w)
 		return -1;
 	}
 	scheduler_set_outbound(w->sched, w->ob);
+	setup_dns(w);
 	w->sctx.auth_hook = plugin_host_has_hook(w->p.plugins, RMX_HOOK_AUTH);
 	w->sctx.resume = session_resume;
 	w->sctx.resume_arg = w;
@@ -970,6 +1035,8 @@ loop(struct worker *w)
 		int64_t now;
 
 		outbound_tick(w->ob, monotonic_seconds());
+		if (w->dns != NULL)
+			dns_resolver_expire(w->dns);
 		flush_all(w);
 		if (!w->stopping)
 			scheduler_pump(w->sched, (int64_t)time(NULL));
@@ -1016,8 +1083,11 @@ teardown(struct worker *w)
 	}
 	plugin_worker_free(w->pw);
 	outbound_free(w->ob);
+	/* items with MX lookups in flight are freed (and their lookups
+	 * cancelled) by scheduler_free below, before the resolver goes */
 	expire_auth_failures(w, true);
 	scheduler_free(w->sched);
+	dns_resolver_free(w->dns);
 	for (size_t i = 0; w->lfds != NULL && i < w->p.cfg->nlisteners; i++)
 		if (w->lfds[i] >= 0)
 			close(w->lfds[i]);
