@@ -582,6 +582,9 @@ arm_dns(struct worker *w)
 	io_uring_sqe_set_data64(sqe, mkud(OP_DNS, 0, 0));
 }
 
+/* SHARED by the workers at start-up only: see setup_dns. */
+static pthread_mutex_t dns_setup_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* The worker's resolver from the dns group. Without one (e.g. no trust
  * anchor file), MX recipients wait in the queue; inbound mail is not
  * affected, so the daemon runs on and says why. */
@@ -608,7 +611,12 @@ setup_dns(struct worker *w)
 		dc.stubs = stubs;
 		dc.nstubs = cfg->dns.nstubs;
 	}
+	/* libunbound's configuration parser (ub_ctx_config) keeps global
+	 * state: workers create their contexts one at a time. Start-up
+	 * only, never on the mail path. */
+	pthread_mutex_lock(&dns_setup_lock);
 	w->dns = dns_resolver_new(&dc, err, sizeof(err));
+	pthread_mutex_unlock(&dns_setup_lock);
 	free(stubs);
 	if (w->dns == NULL) {
 		log_event(LOG_ERR, "dns_unavailable",
