@@ -31,6 +31,10 @@ struct remote_group {
 	struct sched_item *it;
 	uint32_t *idx; /* recipient indexes (req.rcpts points here) */
 	struct dns_mx_lookup *mx; /* MX lookup in flight, or NULL */
+	uint64_t q[2];            /* smarthost A/AAAA queries in flight */
+	unsigned qleft;           /* of those */
+	bool qtemp;               /* one failed temporarily or was bogus */
+	uint16_t port;            /* smarthost port */
 	struct remote_group *next;
 };
 
@@ -119,6 +123,9 @@ attempt_clear(struct sched_item *it)
 		it->groups = g->next;
 		if (g->mx != NULL)
 			dns_mx_cancel(g->mx);
+		for (int q = 0; q < 2 && g->it->sched->dns != NULL; q++)
+			if (g->q[q] != 0)
+				dns_cancel(g->it->sched->dns, g->q[q]);
 		free(g->idx);
 		free(g->req.results);
 		free(g);
@@ -563,6 +570,9 @@ group_fail(struct sched_item *it, struct remote_group *g, bool permanent,
 	}
 }
 
+static void group_submit(
+    struct scheduler *s, struct sched_item *it, struct remote_group *g);
+
 /* The MX lookup of a group finished: connect, or fail its recipients. */
 static void
 mx_done(void *arg, struct dns_mx_result *res)
@@ -616,10 +626,18 @@ mx_done(void *arg, struct dns_mx_result *res)
 	}
 	snprintf(r->dest, sizeof(r->dest), "%s", key);
 	dns_mx_result_free(res);
+	group_submit(s, it, g);
+}
+
+/* Connect a group whose addresses are known (MX or smarthost). */
+static void
+group_submit(struct scheduler *s, struct sched_item *it, struct remote_group *g)
+{
+	struct outbound_req *r = &g->req;
+
 	if (r->naddrs == 0) {
 		group_fail(it, g, false,
-		    "451 4.4.4 no usable address for "
-		    "the MX hosts");
+		    "451 4.4.4 no usable address for the next hop");
 		part_done(s, it);
 		return;
 	}
@@ -633,6 +651,64 @@ mx_done(void *arg, struct dns_mx_result *res)
 	r->body = it->body.data;
 	r->body_len = it->body.len;
 	outbound_submit(s->ob, r);
+}
+
+/* One of a smarthost name's A/AAAA answers. */
+static void
+host_answer(void *arg, const struct dns_result *res)
+{
+	struct remote_group *g = arg;
+	struct sched_item *it = g->it;
+	struct scheduler *s = it->sched;
+	struct outbound_req *r = &g->req;
+	int q = res->qtype == DNS_T_A ? 0 : 1;
+
+	g->q[q] = 0;
+	g->qleft--;
+	if (res->sec == DNS_BOGUS || (res->rcode != DNS_RCODE_NOERROR &&
+					 res->rcode != DNS_RCODE_NXDOMAIN))
+		g->qtemp = true;
+	else if (res->sec != DNS_BOGUS) {
+		for (size_t i = 0;
+		     i < res->naaaa && r->naddrs < OUTBOUND_MAX_ADDRS; i++) {
+			struct sockaddr_in6 *s6 =
+			    (struct sockaddr_in6 *)&r->addrs[r->naddrs];
+			memset(s6, 0, sizeof(*s6));
+			s6->sin6_family = AF_INET6;
+			s6->sin6_addr = res->aaaa[i];
+			s6->sin6_port = htons(g->port);
+			if (!nexthop_addr_allowed(
+				s->cfg, (struct sockaddr *)s6))
+				continue;
+			r->addrlens[r->naddrs] = sizeof(*s6);
+			snprintf(r->hosts[r->naddrs++], sizeof(r->hosts[0]),
+			    "%s", res->qname);
+		}
+		for (size_t i = 0;
+		     i < res->na && r->naddrs < OUTBOUND_MAX_ADDRS; i++) {
+			struct sockaddr_in *s4 =
+			    (struct sockaddr_in *)&r->addrs[r->naddrs];
+			memset(s4, 0, sizeof(*s4));
+			s4->sin_family = AF_INET;
+			s4->sin_addr = res->a[i];
+			s4->sin_port = htons(g->port);
+			if (!nexthop_addr_allowed(
+				s->cfg, (struct sockaddr *)s4))
+				continue;
+			r->addrlens[r->naddrs] = sizeof(*s4);
+			snprintf(r->hosts[r->naddrs++], sizeof(r->hosts[0]),
+			    "%s", res->qname);
+		}
+	}
+	if (g->qleft > 0)
+		return;
+	if (r->naddrs == 0 && g->qtemp) {
+		group_fail(it, g, false,
+		    "451 4.4.3 cannot resolve the next hop (temporary)");
+		part_done(s, it);
+		return;
+	}
+	group_submit(s, it, g);
 }
 
 /* Start outbound deliveries for the remote recipients of this attempt,
@@ -725,8 +801,31 @@ start_remote(struct scheduler *s, struct sched_item *it)
 				part_done(s, it);
 			}
 			continue;
+		} else if (nh.kind != NH_MX && s->dns != NULL) {
+			/* a smarthost or LMTP server by name: its A/AAAA
+			 * records, never its MX */
+			g->req.env = e;
+			g->req.rcpts = g->idx;
+			g->req.nrcpt = (uint32_t)n;
+			g->req.lmtp = nh.kind == NH_LMTP;
+			g->req.done = remote_done;
+			g->req.arg = g;
+			snprintf(g->req.dest, sizeof(g->req.dest), "%s", t_i);
+			g->port = nh.port;
+			it->parts++;
+			g->q[0] =
+			    dns_query(s->dns, nh.host, DNS_T_A, host_answer, g);
+			g->q[1] = dns_query(
+			    s->dns, nh.host, DNS_T_AAAA, host_answer, g);
+			g->qleft = (g->q[0] != 0) + (g->q[1] != 0);
+			if (g->qleft == 0) {
+				group_fail(it, g, false,
+				    "451 4.4.3 cannot start "
+				    "resolving the next hop");
+				part_done(s, it);
+			}
+			continue;
 		} else {
-			/* smarthost names need A/AAAA lookups (not yet) */
 			snprintf(why, sizeof(why),
 			    "451 4.4.3 cannot resolve the next hop for %s",
 			    nh.kind == NH_MX ? dom_i : nh.host);

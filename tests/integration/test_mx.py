@@ -19,6 +19,8 @@ ZONE = """server:
     local-data: "mx2.mx.example. 300 IN A 127.0.0.32"
     local-data: "plain.mx.example. 300 IN A 127.0.0.33"
     local-data: "null.mx.example. 300 IN MX 0 ."
+    local-data: "relay.mx.example. 300 IN A 127.0.0.34"
+    local-data: "relay.mx.example. 300 IN MX 10 mx1.mx.example."
 """
 
 
@@ -118,3 +120,24 @@ def test_loopback_mx_refused_by_default(mxd, peers):
     raw = d.wait_mail("alice", timeout=15)[0][1]
     (r,) = report(raw)["recipients"]
     assert r["Status"].startswith("5.4."), r
+
+
+def test_smarthost_by_name_uses_its_address_not_its_mx(mxd, tmp_path):
+    """smtp:[relay.mx.example]:PORT connects to relay.mx.example's A record
+    (its MX record is ignored, as with Postfix's [host])."""
+    from conftest import REPO, free_port
+    port = free_port()
+    h = Recorder()
+    p = Peer(h, "127.0.0.34", port)
+    p.start()
+    try:
+        table = tmp_path / "routes"
+        table.write_text(f"far.example smtp:[relay.mx.example]:{port}\n")
+        d = mxd(plugins=({"name": "route_table",
+                          "path": str(REPO / "build/asan/plugins/"
+                                      "route_table.so"),
+                          "table": str(table)},))
+        send(d, "bob@far.example")
+        wait_for(lambda: h.messages, 15, "delivered via the smarthost")
+    finally:
+        p.stop()
