@@ -238,7 +238,7 @@ main(int argc, char **argv)
 	char err[1024];
 	struct worker_params *wp;
 	struct worker **workers;
-	struct ip_limit *iplim, *authfail, *dests;
+	struct ip_limit *iplim, *authfail, *dests, *rates;
 	struct plugin_host *plugins = NULL;
 	sigset_t sigs;
 	int c, pidfd, rc = 0;
@@ -335,10 +335,12 @@ main(int argc, char **argv)
 	iplim = ip_limit_new(cfg->limits.conn_max * 2);
 	authfail = ip_limit_new(4096);
 	dests = ip_limit_new(4096);
+	rates = ip_limit_new(4096);
 	wp = calloc(cfg->workers, sizeof(*wp));
 	workers = calloc(cfg->workers, sizeof(*workers));
-	if (iplim == NULL || authfail == NULL || dests == NULL || wp == NULL ||
-	    workers == NULL || assign_shards(cfg, wp) != 0) {
+	if (iplim == NULL || authfail == NULL || dests == NULL ||
+	    rates == NULL || wp == NULL || workers == NULL ||
+	    assign_shards(cfg, wp) != 0) {
 		fprintf(stderr, "ringmx: cannot open the queue\n");
 		for (unsigned i = 0; wp != NULL && i < cfg->workers; i++) {
 			for (size_t k = 0; k < wp[i].nshards; k++)
@@ -350,6 +352,7 @@ main(int argc, char **argv)
 		ip_limit_free(iplim);
 		ip_limit_free(authfail);
 		ip_limit_free(dests);
+		ip_limit_free(rates);
 		plugin_host_free(plugins);
 		config_free(cfg);
 		return 1;
@@ -360,6 +363,7 @@ main(int argc, char **argv)
 		wp[i].iplim = iplim;
 		wp[i].authfail = authfail;
 		wp[i].dests = dests;
+		wp[i].rates = rates;
 		wp[i].plugins = plugins;
 		workers[i] = worker_new(&wp[i]);
 		if (workers[i] == NULL || worker_start(workers[i]) != 0) {
@@ -427,6 +431,7 @@ main(int argc, char **argv)
 	ip_limit_free(iplim);
 	ip_limit_free(authfail);
 	ip_limit_free(dests);
+	ip_limit_free(rates);
 	config_free(cfg);
 	log_close();
 	return rc;

@@ -54,10 +54,20 @@ struct oconn {
 	uint8_t rbuf[16384];
 };
 
+/* One message counted against a destination's rate, uncounted a minute
+ * later by the worker that counted it. */
+struct rate_mark {
+	uint64_t key;
+	int64_t expires;
+	struct rate_mark *next;
+};
+
 struct outbound {
 	struct io_uring *ring;
 	const struct rmx_config *cfg;
 	struct ip_limit *dests; /* SHARED, lock-free */
+	struct ip_limit *rates; /* SHARED: messages per destination/minute */
+	struct rate_mark *rm_head, **rm_tail; /* ours, to uncount */
 	unsigned worker;
 	struct oconn **slots;
 	uint32_t nslots, *freel, nfree;
@@ -92,7 +102,7 @@ get_sqe(struct outbound *o)
 /* outbound_new - per-worker state */
 struct outbound *
 outbound_new(struct io_uring *ring, const struct rmx_config *cfg,
-    struct ip_limit *dests, unsigned worker)
+    struct ip_limit *dests, struct ip_limit *rates, unsigned worker)
 {
 	struct outbound *o = calloc(1, sizeof(*o));
 
@@ -101,6 +111,8 @@ outbound_new(struct io_uring *ring, const struct rmx_config *cfg,
 	o->ring = ring;
 	o->cfg = cfg;
 	o->dests = dests;
+	o->rates = rates;
+	o->rm_tail = &o->rm_head;
 	o->worker = worker;
 	o->wait_tail = &o->wait_head;
 	o->done_tail = &o->done_head;
@@ -581,6 +593,46 @@ outbound_cqe(struct outbound *o, uint64_t ud, int res, unsigned flags)
 	}
 }
 
+/* Count one message against dest's rate (outbound.dest_rate messages
+ * per minute, process-wide); false when it must wait. */
+static bool
+rate_take(struct outbound *o, const char *dest)
+{
+	unsigned per_min = o->cfg->outbound.dest_rate;
+	uint64_t key = dest_key(dest) ^ 0x5a5a5a5a5a5aULL;
+	struct rate_mark *m;
+
+	if (per_min == 0 || o->rates == NULL)
+		return true;
+	key &= 0xffffffffffffULL;
+	if (key == 0)
+		key = 1;
+	if (!ip_limit_acquire(o->rates, key, per_min, 0))
+		return false;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		ip_limit_release(o->rates, key);
+		return true;
+	}
+	m->key = key;
+	m->expires = o->now + 60;
+	*o->rm_tail = m;
+	o->rm_tail = &m->next;
+	return true;
+}
+
+static void
+rate_expire(struct outbound *o, bool all)
+{
+	while (o->rm_head != NULL && (all || o->rm_head->expires <= o->now)) {
+		struct rate_mark *m = o->rm_head;
+		o->rm_head = m->next;
+		if (o->rm_head == NULL)
+			o->rm_tail = &o->rm_head;
+		ip_limit_release(o->rates, m->key);
+		free(m);
+	}
+}
+
 /* outbound_submit - deliver r */
 void
 outbound_submit(struct outbound *o, struct outbound_req *r)
@@ -607,6 +659,10 @@ outbound_submit(struct outbound *o, struct outbound_req *r)
 	if (r->naddrs == 0) {
 		fail_all(r, SC_TEMP, 451, "4.4.3", "no address for next hop");
 		complete(o, r);
+		return;
+	}
+	if (!rate_take(o, r->dest)) {
+		wait_push(o, r); /* retried from the tick */
 		return;
 	}
 	for (uint32_t i = 0; i < o->nslots; i++) {
@@ -661,6 +717,7 @@ outbound_tick(struct outbound *o, int64_t now)
 	struct outbound_req *r;
 
 	o->now = now;
+	rate_expire(o, false);
 	for (uint32_t i = 0; i < o->nslots; i++) {
 		struct oconn *c = o->slots[i];
 		if (c == NULL || c->shut || c->deadline == 0 ||
@@ -758,6 +815,7 @@ outbound_free(struct outbound *o)
 		buf_free(&c->sending);
 		free(c);
 	}
+	rate_expire(o, true);
 	free(o->slots);
 	free(o->freel);
 	free(o);

@@ -50,8 +50,11 @@ struct outbound_req {
 
 struct outbound;
 
+/* dests: connections per destination and in total; rates: messages
+ * started per destination in the last minute (both SHARED, lock-free). */
 struct outbound *outbound_new(struct io_uring *ring,
-    const struct rmx_config *cfg, struct ip_limit *dests, unsigned worker);
+    const struct rmx_config *cfg, struct ip_limit *dests,
+    struct ip_limit *rates, unsigned worker);
 void outbound_free(struct outbound *o);
 /* Deliver r (never blocks; done() is called later, never from here). */
 void outbound_submit(struct outbound *o, struct outbound_req *r);

@@ -996,7 +996,7 @@ setup(struct worker *w)
 	w->sctx.plugins = w->pw;
 	scheduler_set_plugins(w->sched, w->pw);
 	scheduler_set_shard(w->sched, w->p.shards[0]);
-	w->ob = outbound_new(&w->ring, cfg, w->p.dests, w->p.index);
+	w->ob = outbound_new(&w->ring, cfg, w->p.dests, w->p.rates, w->p.index);
 	if (w->ob == NULL) {
 		snprintf(w->err, sizeof(w->err), "out of memory");
 		return -1;

@@ -28,6 +28,8 @@ struct worker_params {
 	struct ip_limit *authfail; /* SHARED: AUTH failures per client IP */
 	struct ip_limit *dests; /* SHARED: outbound connections per destination
 				  and in total (lock-free) */
+	struct ip_limit
+	    *rates; /* SHARED: messages per destination per minute */
 	struct plugin_host *plugins; /* SHARED read-only; NULL = none */
 	struct queue_shard **shards; /* ownership passes to the worker;
 					shards[0] receives new mail */

@@ -151,3 +151,21 @@ def test_loopback_refused_by_default(make_ringmx, tmp_path, peer):
              "refused to connect to loopback")
     assert h.messages == []
     assert d.queued() == 1
+
+
+def test_destination_rate_limit(make_ringmx, tmp_path, peer):
+    """outbound.dest_rate = 3: at most 3 messages per minute start to the
+    destination, whatever the number of workers; the rest wait queued."""
+    import time
+    p, h = peer()
+    d = relay(make_ringmx, tmp_path,
+              {"remote.example": f"smtp:[127.0.0.2]:{p.port}"},
+              workers=2,
+              outbound={"allow_loopback": True, "dest_rate": 3})
+    for i in range(6):
+        send(d, "alice@localhost", [f"r{i}@remote.example"],
+             make_msg(subject=f"rate {i}"))
+    wait_for(lambda: len(h.messages) >= 3, 15, "the first 3 delivered")
+    time.sleep(3)
+    assert len(h.messages) == 3, len(h.messages)
+    assert d.queued() == 3
