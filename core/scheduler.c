@@ -57,7 +57,8 @@ struct sched_item {
 	char qid_str[QID_STR_LEN + 1];
 	int64_t stored_next; /* next_attempt as stored in the shard */
 	enum item_state state;
-	struct sched_item *next; /* ready list */
+	struct sched_item *next;                  /* ready list */
+	struct sched_item *all_next, **all_pprev; /* every live item */
 };
 
 struct scheduler {
@@ -71,6 +72,7 @@ struct scheduler {
 	unsigned commits;            /* ops in flight */
 	struct plugin_worker *pw;    /* ROUTE hook, or NULL */
 	struct queue_shard *primary; /* where reports (DSNs) are queued */
+	struct sched_item *all;      /* every live item, wherever it is */
 	struct outbound *ob;         /* SMTP/LMTP client, or NULL */
 	struct dns_resolver *dns;    /* the worker's resolver, or NULL */
 	struct dns_mx_policy mxpol;
@@ -136,6 +138,11 @@ attempt_clear(struct sched_item *it)
 static void
 item_free(struct sched_item *it)
 {
+	if (it->all_pprev != NULL) {
+		*it->all_pprev = it->all_next;
+		if (it->all_next != NULL)
+			it->all_next->all_pprev = it->all_pprev;
+	}
 	attempt_clear(it);
 	free(it->routes);
 	free(it->attempted);
@@ -154,12 +161,13 @@ scheduler_free(struct scheduler *s)
 
 	if (s == NULL)
 		return;
-	for (it = s->ready_head; it != NULL; it = n) {
-		n = it->next;
+	/* every item: waiting (ready list, heap) or mid-attempt (an MX
+	 * lookup or a delivery the worker stopped waiting for); the message
+	 * stays in the queue and is resumed at the next start */
+	for (it = s->all; it != NULL; it = n) {
+		n = it->all_next;
 		item_free(it);
 	}
-	for (size_t i = 0; i < s->nheap; i++)
-		item_free(s->heap[i]);
 	free(s->heap);
 	free(s->own_addrs);
 	free(s);
@@ -276,6 +284,11 @@ scheduler_add(
 	}
 	it->shard = shard;
 	it->sched = s;
+	it->all_next = s->all;
+	if (s->all != NULL)
+		s->all->all_pprev = &it->all_next;
+	s->all = it;
+	it->all_pprev = &s->all;
 	it->env = env;
 	it->stored_next = env->next_attempt;
 	s->count++;

@@ -288,6 +288,11 @@ class Daemon:
         self.state_dir = self.root / "var"
         self.maildir_root = self.state_dir / "mail"
         self.binary = pathlib.Path(binary or ringmx_bin())
+        # Tests never query DNS outside loopback: the resolver answers
+        # REFUSED for every name (MX lookups then defer), unless a test
+        # gives its own dns group with local data or a stub server.
+        self.dns_conf = self.root / "unbound-refuse.conf"
+        self.dns_conf.write_text('server:\n    local-zone: "." refuse\n')
         self.cfg = dict(
             hostname=HOSTNAME, workers=2, state_dir=str(self.state_dir),
             maildir_root=str(self.maildir_root), hold=False,
@@ -295,6 +300,7 @@ class Daemon:
             listeners=({"address": f"{self.host}:{self.port}",
                         "mode": "smtp"},),
             local_domains=["localhost", "example.test"],
+            dns={"mode": "resolvconf", "unbound_conf": str(self.dns_conf)},
             limits=dict(DEFAULT_LIMITS, shutdown_grace=10))
         self.cfg["limits"].update(limits or {})
         self.cfg.update(cfg)
