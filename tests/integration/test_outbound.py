@@ -169,3 +169,40 @@ def test_destination_rate_limit(make_ringmx, tmp_path, peer):
     time.sleep(3)
     assert len(h.messages) == 3, len(h.messages)
     assert d.queued() == 3
+
+
+def test_restart_in_the_middle_of_the_schedule(make_ringmx, tmp_path, peer):
+    """A message deferred by a 4xx stays queued across a restart and is
+    delivered by the next attempt after it."""
+    tries = []
+    h = Recorder(data_reply=lambda env: (tries.append(1) or
+                 "451 4.3.0 not now") if len(tries) < 1 else None)
+    p, _ = peer(h)
+    d = relay(make_ringmx, tmp_path,
+              {"remote.example": f"smtp:[127.0.0.2]:{p.port}"},
+              queue={"retry_initial": 3, "retry_max": 3})
+    send(d, "alice@localhost", ["bob@remote.example"], make_msg())
+    wait_for(lambda: d.events("deferred"), 15, "first attempt deferred")
+    assert d.stop() == 0
+    assert d.queued() == 1
+    d.start()
+    wait_for(lambda: h.messages, 20, "delivered after the restart")
+    wait_for(lambda: d.queued() == 0, 10, "removed")
+
+
+def test_success_notice_relayed(make_ringmx, tmp_path, peer):
+    """NOTIFY=SUCCESS to a next hop without DSN: a 'relayed' notice."""
+    p, h = peer()
+    d = relay(make_ringmx, tmp_path,
+              {"remote.example": f"smtp:[127.0.0.2]:{p.port}"})
+    with d.session() as c:
+        c.ok("MAIL FROM:<alice@localhost>")
+        c.ok("RCPT TO:<bob@remote.example> NOTIFY=SUCCESS")
+        c.ok("DATA", 354)
+        c.send(make_msg(subject="tell me") + b".\r\n")
+        c.expect(250)
+    wait_for(lambda: h.messages, 15, "delivered")
+    raw = d.wait_mail("alice", timeout=15)[0][1]
+    (r,) = report(raw)["recipients"]
+    assert r["Action"].lower() == "relayed", r
+    assert r["Status"].startswith("2."), r
