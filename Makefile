@@ -55,7 +55,7 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BS)/replay/%)
 
 .PHONY: all run test test-unit test-integration lint fuzz bench install \
 	deps test-deps clean help check-config
-all: $(B)/ringmx $(B)/ringmx-passwd $(PLUGINS_REL)
+all: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(PLUGINS_REL)
 
 help:
 	@echo "make            build ./build/ringmx (release, hardened)"
@@ -99,6 +99,14 @@ $(B)/ringmx: $(B)/obj/core/main.o $(REL_OBJS)
 $(B)/ringmx-passwd: tools/ringmx-passwd.c
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $< -lsodium
+
+# ringmx-dnscheck: MX resolution exactly as a worker does it (operators'
+# and tests' tool); links the daemon's library objects.
+$(B)/ringmx-dnscheck: tools/ringmx-dnscheck.c $(REL_OBJS)
+	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $< $(REL_OBJS) $(LIBS)
+
+$(BS)/ringmx-dnscheck: tools/ringmx-dnscheck.c $(SAN_OBJS)
+	$(CC) $(SAN_CFLAGS) -o $@ $< $(SAN_OBJS) $(SAN_LDFLAGS) $(LIBS)
 
 $(BS)/ringmx: $(BS)/obj/core/main.o $(SAN_OBJS)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LIBS)
@@ -144,7 +152,7 @@ test: test-deps
 	@tests/run-all.sh
 
 test-build: $(BS)/ringmx $(UNIT_BINS) $(REPLAY_BINS) $(B)/ringmx \
-	$(B)/ringmx-passwd $(ABI_SOS) \
+	$(B)/ringmx-passwd $(BS)/ringmx-dnscheck $(ABI_SOS) \
 	$(PLUGINS_SAN) $(PLUGINS_REL)
 
 test-unit: $(UNIT_BINS) $(REPLAY_BINS)
@@ -186,13 +194,14 @@ lint:
 		--suppress=missingIncludeSystem \
 		-Iplugins/common core storage dns tools plugins
 
-install: $(B)/ringmx $(B)/ringmx-passwd $(PLUGINS_REL)
+install: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(PLUGINS_REL)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/ringmx \
 		$(DESTDIR)$(PREFIX)/include/ringmx \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/lib/ringmx/plugins
 	install -m 0755 $(B)/ringmx $(DESTDIR)$(PREFIX)/sbin/ringmx
-	install -m 0755 $(B)/ringmx-passwd $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(B)/ringmx-passwd $(B)/ringmx-dnscheck \
+		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 include/ringmx/plugin.h \
 		$(DESTDIR)$(PREFIX)/include/ringmx/
 	printf 'prefix=%s\nincludedir=$${prefix}/include\n\nName: ringmx\nDescription: ringmx plugin ABI\nVersion: %s\nCflags: -I$${includedir}\n' \

@@ -633,9 +633,11 @@ mx_done(void *arg, struct dns_mx_result *res)
 		}
 		/* destination = the MX host set, so domains that share MX
 		 * hosts share connections and limits */
-		kl += (size_t)snprintf(key + kl,
-		    kl < sizeof(key) ? sizeof(key) - kl : 0, "%s%s",
-		    h ? "," : "mx:", mh->name);
+		if (kl < sizeof(key)) {
+			int w = snprintf(key + kl, sizeof(key) - kl, "%s%s",
+			    h ? "," : "mx:", mh->name);
+			kl = w < 0 ? sizeof(key) : kl + (size_t)w;
+		}
 	}
 	snprintf(r->dest, sizeof(r->dest), "%s", key);
 	dns_mx_result_free(res);

@@ -187,13 +187,13 @@ dns_mx_result_free(struct dns_mx_result *res)
 	free(res);
 }
 
-static enum dns_mx_status
-finish_as(struct dns_mx_result *res, enum dns_mx_status st, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
+static enum dns_mx_status finish_as(
+    struct dns_mx_result *res, enum dns_mx_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static enum dns_mx_status
-finish_as(struct dns_mx_result *res, enum dns_mx_status st, const char *fmt,
-    ...)
+finish_as(
+    struct dns_mx_result *res, enum dns_mx_status st, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -295,8 +295,8 @@ static enum dns_mx_status
 select_hosts(const struct dns_result *mx, const struct dns_mx_policy *pol,
     struct dns_mx_result *out)
 {
-	size_t n = 0, nkeep = 0, max = pol->max_hosts ? pol->max_hosts
-						      : DNS_MX_MAX_HOSTS;
+	size_t n = 0, nkeep = 0,
+	       max = pol->max_hosts ? pol->max_hosts : DNS_MX_MAX_HOSTS;
 	struct cand *c = calloc(mx->nmx, sizeof(*c));
 	bool have_self = false;
 	uint16_t self_pref = 0;
@@ -367,8 +367,7 @@ dns_mx_select(const char *domain, const struct dns_result *mx,
 	const char *name;
 
 	memset(out, 0, sizeof(*out));
-	if (dns_name_normalize(domain, out->domain, sizeof(out->domain)) !=
-	    0) {
+	if (dns_name_normalize(domain, out->domain, sizeof(out->domain)) != 0) {
 		snprintf(out->domain, sizeof(out->domain), "%.*s",
 		    (int)(sizeof(out->domain) - 1), domain);
 		return finish_as(out, DNS_MX_NXDOMAIN,
@@ -509,7 +508,8 @@ dns_mx_finish(struct dns_mx_result *res)
 {
 	size_t n = res->nhosts, k = 0;
 	bool bogus = false, temp = false, loop = false;
-	char bogus_host[DNS_NAME_MAX + 1] = "", temp_host[DNS_NAME_MAX + 1] = "";
+	char bogus_host[DNS_NAME_MAX + 1] = "",
+				       temp_host[DNS_NAME_MAX + 1] = "";
 
 	if (res->status != DNS_MX_OK)
 		return;
@@ -567,8 +567,8 @@ dns_mx_finish(struct dns_mx_result *res)
 		finish_as(res, DNS_MX_NOHOST,
 		    "%s has no MX and no address records", res->domain);
 	else
-		finish_as(res, DNS_MX_NOHOST,
-		    "no MX host of %s has an address", res->domain);
+		finish_as(res, DNS_MX_NOHOST, "no MX host of %s has an address",
+		    res->domain);
 }
 
 /* ---- the asynchronous lookup ---- */
@@ -631,8 +631,8 @@ static void
 on_mx(void *arg, const struct dns_result *res)
 {
 	struct dns_mx_lookup *l = arg;
-	unsigned fam = l->pol.families ? l->pol.families
-				       : DNS_MX_IPV4 | DNS_MX_IPV6;
+	unsigned fam =
+	    l->pol.families ? l->pol.families : DNS_MX_IPV4 | DNS_MX_IPV6;
 	char domain[DNS_NAME_MAX + 1];
 	size_t nh;
 
@@ -719,8 +719,8 @@ dns_mx_resolve(struct dns_resolver *r, const char *domain,
 	struct dns_mx_lookup *l;
 	char name[DNS_NAME_MAX + 1];
 
-	if (domain == NULL || dns_name_normalize(domain, name, sizeof(name)) !=
-				  0) {
+	if (domain == NULL ||
+	    dns_name_normalize(domain, name, sizeof(name)) != 0) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -154,9 +154,8 @@ typedef void (*dns_mx_cb)(void *arg, struct dns_mx_result *res);
  * ENOMEM/EIO if the lookup could not start (temporary). Cancel lookups
  * still pending before dns_resolver_free().
  */
-struct dns_mx_lookup *dns_mx_resolve(struct dns_resolver *r,
-    const char *domain, const struct dns_mx_policy *pol, dns_mx_cb cb,
-    void *arg);
+struct dns_mx_lookup *dns_mx_resolve(struct dns_resolver *r, const char *domain,
+    const struct dns_mx_policy *pol, dns_mx_cb cb, void *arg);
 /* dns_mx_cancel - the callback will not run; frees the lookup. */
 void dns_mx_cancel(struct dns_mx_lookup *l);
 

@@ -505,9 +505,9 @@ result_from_ub(struct dns_result *res, const struct dns_q *q, int err,
 	res->rcode = ub->rcode;
 	res->havedata = ub->havedata != 0;
 	res->nxdomain = ub->nxdomain != 0;
-	res->sec = ub->secure ? DNS_SECURE
-	    : ub->bogus       ? DNS_BOGUS
-			      : DNS_INSECURE;
+	res->sec = ub->secure  ? DNS_SECURE
+		   : ub->bogus ? DNS_BOGUS
+			       : DNS_INSECURE;
 	res->why_bogus = ub->why_bogus;
 	res->ttl = res->havedata && ub->ttl > 0 ? (uint32_t)ub->ttl : 0;
 	if (ub->canonname != NULL &&
@@ -610,8 +610,8 @@ stub_is_loopback(const char *addr)
 }
 
 static int
-configure(struct ub_ctx *ctx, const struct dns_config *cfg, char *err,
-    size_t errlen)
+configure(
+    struct ub_ctx *ctx, const struct dns_config *cfg, char *err, size_t errlen)
 {
 	bool local_stub = false;
 	const char *ta = cfg->trust_anchor;
@@ -706,8 +706,8 @@ dns_resolver_new(const struct dns_config *cfg, char *err, size_t errlen)
 		seterr(err, errlen, "dns: out of memory");
 		return NULL;
 	}
-	r->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms
-					: DNS_DEFAULT_TIMEOUT_MS;
+	r->timeout_ms =
+	    cfg->timeout_ms ? cfg->timeout_ms : DNS_DEFAULT_TIMEOUT_MS;
 	r->ctx = ub_ctx_create();
 	if (r->ctx == NULL) {
 		seterr(err, errlen, "dns: cannot create a libunbound context");
@@ -835,7 +835,8 @@ dns_query(struct dns_resolver *r, const char *name, uint16_t rrtype,
 	q->cb = cb;
 	q->arg = arg;
 	q->deadline = now_ms() + r->timeout_ms;
-	rc = ub_resolve_async(r->ctx, q->name, rrtype, 1, q, ub_done, &q->ub_id);
+	rc =
+	    ub_resolve_async(r->ctx, q->name, rrtype, 1, q, ub_done, &q->ub_id);
 	if (rc != 0) {
 		uint32_t idx = (uint32_t)(q->id & 0xffffffffu) - 1;
 		r->slots[idx] = NULL;

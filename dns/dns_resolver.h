@@ -153,7 +153,7 @@ struct dns_result {
 	const struct dns_tlsa_rr *tlsa;
 	size_t ntxt;
 	const struct dns_txt_rr *txt;
-	size_t ncname;            /* qtype CNAME: the targets */
+	size_t ncname;             /* qtype CNAME: the targets */
 	const char *const *cnames; /* lower-cased, no trailing dot */
 	void *priv_;               /* storage of the parsed records */
 };

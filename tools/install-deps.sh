@@ -5,11 +5,11 @@
 # Runs apt-get only when something is missing; needs root for that.
 set -eu
 
-BUILD_PKGS="gcc make pkg-config liburing-dev libwolfssl-dev libunbound-dev \
+BUILD_PKGS="gcc make pkg-config liburing-dev libwolfssl-dev libunbound-dev dns-root-data \
 liblmdb-dev libsodium-dev libconfig-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev swaks python3 \
 python3-pytest python3-aiosmtpd python3-dkim openssl strace lmdb-utils \
-clang-format cppcheck"
+clang-format cppcheck nsd ldnsutils dns-root-data"
 BENCH_PKGS="postfix procps"
 
 want="$BUILD_PKGS"
