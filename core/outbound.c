@@ -54,6 +54,14 @@ struct oconn {
 	uint8_t rbuf[16384];
 };
 
+/* A destination that answered 421 or a 4.7.x throttling reply: for a
+ * while this worker opens at most one connection to it. */
+struct throttle {
+	char dest[320];
+	int64_t until;
+	struct throttle *next;
+};
+
 /* One message counted against a destination's rate, uncounted a minute
  * later by the worker that counted it. */
 struct rate_mark {
@@ -68,6 +76,7 @@ struct outbound {
 	struct ip_limit *dests; /* SHARED, lock-free */
 	struct ip_limit *rates; /* SHARED: messages per destination/minute */
 	struct rate_mark *rm_head, **rm_tail; /* ours, to uncount */
+	struct throttle *throttled;
 	unsigned worker;
 	struct oconn **slots;
 	uint32_t nslots, *freel, nfree;
@@ -195,6 +204,60 @@ conn_new(struct outbound *o)
 }
 
 static void try_waiting(struct outbound *o, const char *dest);
+
+#define THROTTLE_SECS 60
+
+static struct throttle *
+throttle_find(struct outbound *o, const char *dest)
+{
+	for (struct throttle *t = o->throttled; t != NULL; t = t->next)
+		if (strcmp(t->dest, dest) == 0)
+			return t;
+	return NULL;
+}
+
+/* The peer asked us to slow down (421, 4.7.x). */
+static void
+throttle(struct outbound *o, const char *dest, const char *why)
+{
+	struct throttle *t = throttle_find(o, dest);
+
+	if (t == NULL) {
+		if ((t = calloc(1, sizeof(*t))) == NULL)
+			return;
+		snprintf(t->dest, sizeof(t->dest), "%s", dest);
+		t->next = o->throttled;
+		o->throttled = t;
+	}
+	t->until = o->now + THROTTLE_SECS;
+	log_event(LOG_NOTICE, "throttled", "dest=%s secs=%d reason=\"%s\"",
+	    dest, THROTTLE_SECS, why);
+}
+
+static bool
+throttled_now(struct outbound *o, const char *dest)
+{
+	struct throttle *t = throttle_find(o, dest);
+	return t != NULL && t->until > o->now;
+}
+
+static bool
+is_throttle_reply(const struct smtp_client_status *st)
+{
+	return !st->local &&
+	       (st->code == 421 || strncmp(st->enh, "4.7.", 4) == 0);
+}
+
+static unsigned
+conns_to(struct outbound *o, const char *dest)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < o->nslots; i++)
+		n += o->slots[i] != NULL && !o->slots[i]->shut &&
+		     strcmp(o->slots[i]->dest, dest) == 0;
+	return n;
+}
 
 static void
 conn_maybe_free(struct outbound *o, struct oconn *c)
@@ -365,14 +428,20 @@ process(struct outbound *o, struct oconn *c)
 		r->peer_dsn = (c->sc.caps & SC_CAP_DSN) != 0;
 		for (uint32_t i = 0; i < r->nrcpt; i++)
 			for (size_t k = 0; k < n; k++)
-				if (res[k].rcpt == r->rcpts[i])
+				if (res[k].rcpt == r->rcpts[i]) {
 					r->results[i] = res[k].st;
+					if (is_throttle_reply(&res[k].st))
+						throttle(
+						    o, c->dest, res[k].st.text);
+				}
 		complete(o, r);
 		c->req = NULL;
 		c->req_started = false;
 		c->msgs++;
 	}
 	if (ev & SC_EV_CLOSED) {
+		if (is_throttle_reply(&c->sc.closed))
+			throttle(o, c->dest, c->sc.closed.text);
 		if (c->req != NULL && !c->req_started) {
 			retry_next_address(o, c);
 		} else if (c->req != NULL) {
@@ -676,6 +745,10 @@ outbound_submit(struct outbound *o, struct outbound_req *r)
 			return;
 		}
 	}
+	if (throttled_now(o, r->dest) && conns_to(o, r->dest) > 0) {
+		wait_push(o, r); /* one connection at a time for a while */
+		return;
+	}
 	if (!ip_limit_acquire(o->dests, dest_key(r->dest), per_dest, total)) {
 		wait_push(o, r);
 		return;
@@ -816,6 +889,11 @@ outbound_free(struct outbound *o)
 		free(c);
 	}
 	rate_expire(o, true);
+	while (o->throttled != NULL) {
+		struct throttle *t = o->throttled;
+		o->throttled = t->next;
+		free(t);
+	}
 	free(o->slots);
 	free(o->freel);
 	free(o);

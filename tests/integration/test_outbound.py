@@ -206,3 +206,31 @@ def test_success_notice_relayed(make_ringmx, tmp_path, peer):
     (r,) = report(raw)["recipients"]
     assert r["Action"].lower() == "relayed", r
     assert r["Status"].startswith("2."), r
+
+
+def test_421_throttles_the_destination(make_ringmx, tmp_path, peer):
+    """After a 421 (or 4.7.x) the destination gets one connection at a
+    time from the worker for a while; the refused message is retried."""
+    said = []
+
+    def rcpt_reply(addr):
+        if not said:
+            said.append(1)
+            return "421 4.7.0 slow down"
+        return None
+
+    h = Recorder(rcpt_reply=rcpt_reply, delay=0.2)
+    p, _ = peer(h)
+    d = relay(make_ringmx, tmp_path,
+              {"remote.example": f"smtp:[127.0.0.2]:{p.port}"},
+              workers=1,
+              outbound={"allow_loopback": True, "dest_connections": 5})
+    send(d, "alice@localhost", ["first@remote.example"], make_msg())
+    wait_for(lambda: d.events("throttled"), 15, "throttled after 421")
+    wait_for(lambda: h.active == 0, 10, "peer idle")
+    h.max_active = 0
+    for i in range(8):
+        send(d, "alice@localhost", [f"r{i}@remote.example"],
+             make_msg(subject=f"t{i}"))
+    wait_for(lambda: len(h.messages) >= 9, 30, "all delivered")
+    assert h.max_active <= 1, h.max_active
