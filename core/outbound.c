@@ -361,6 +361,8 @@ start_message(struct outbound *o, struct oconn *c)
 	}
 }
 
+static bool rate_take(struct outbound *o, const char *dest);
+
 /* Take over a waiting request for c's destination, if any. */
 static struct outbound_req *
 take_waiting(struct outbound *o, const char *dest, bool lmtp)
@@ -370,6 +372,9 @@ take_waiting(struct outbound *o, const char *dest, bool lmtp)
 	for (pp = &o->wait_head; (r = *pp) != NULL; pp = &r->next) {
 		if (strcmp(r->dest, dest) != 0 || r->lmtp != lmtp)
 			continue;
+		/* over its rate: everything for dest waits alike */
+		if (!rate_take(o, dest))
+			return NULL;
 		*pp = r->next;
 		if (*pp == NULL)
 			o->wait_tail = pp;
