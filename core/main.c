@@ -23,6 +23,9 @@
 #include "queue_shard.h"
 #include "worker.h"
 
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 static void
 usage(FILE *f)
 {
@@ -300,6 +303,8 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	wolfSSL_Init(); /* once, before any worker makes a TLS context */
+
 	/* Plugins first: a plugin that refuses its settings stops the
 	 * start before anything is created. */
 	if (cfg->nplugins > 0) {
@@ -425,6 +430,7 @@ main(int argc, char **argv)
 	}
 	close(pidfd);
 	log_event(LOG_NOTICE, "exit", "status=0");
+	wolfSSL_Cleanup();
 	free(workers);
 	free(wp);
 	plugin_host_free(plugins);

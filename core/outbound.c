@@ -26,6 +26,9 @@
 
 #include "log.h"
 
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
 enum { OOP_CONNECT = OUTBOUND_OP_BASE, OOP_RECV, OOP_SEND, OOP_IGNORE };
 
 enum ostate { OC_CONNECTING, OC_ACTIVE, OC_IDLE, OC_CLOSING };
@@ -43,6 +46,11 @@ struct oconn {
 	size_t addr_idx;
 	struct smtp_client sc;
 	bool sc_init;
+	/* opportunistic TLS (STARTTLS): wolfSSL over memory buffers */
+	WOLFSSL *ssl;
+	bool tls_handshaking;
+	struct buf tls_in;  /* ciphertext received, not yet read by wolfSSL */
+	struct buf tls_out; /* ciphertext to send */
 	bool shut;
 	unsigned inflight;
 	bool recv_armed, send_inflight;
@@ -77,6 +85,8 @@ struct outbound {
 	struct ip_limit *rates; /* SHARED: messages per destination/minute */
 	struct rate_mark *rm_head, **rm_tail; /* ours, to uncount */
 	struct throttle *throttled;
+	WOLFSSL_CTX *tls_ctx;   /* client context, no verification ("may") */
+	struct throttle *notls; /* destinations whose handshake failed */
 	unsigned worker;
 	struct oconn **slots;
 	uint32_t nslots, *freel, nfree;
@@ -108,6 +118,34 @@ get_sqe(struct outbound *o)
 	return sqe;
 }
 
+/* wolfSSL reads ciphertext from the connection's tls_in buffer. */
+static int
+tls_recv_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct oconn *c = ctx;
+	size_t n;
+
+	(void)ssl;
+	if (c->tls_in.len == 0)
+		return WOLFSSL_CBIO_ERR_WANT_READ;
+	n = c->tls_in.len < (size_t)sz ? c->tls_in.len : (size_t)sz;
+	memcpy(buf, c->tls_in.data, n);
+	buf_consume(&c->tls_in, n);
+	return (int)n;
+}
+
+/* wolfSSL writes ciphertext into tls_out; the ring sends it. */
+static int
+tls_send_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
+{
+	struct oconn *c = ctx;
+
+	(void)ssl;
+	if (buf_append(&c->tls_out, buf, (size_t)sz) != 0)
+		return WOLFSSL_CBIO_ERR_GENERAL;
+	return sz;
+}
+
 /* outbound_new - per-worker state */
 struct outbound *
 outbound_new(struct io_uring *ring, const struct rmx_config *cfg,
@@ -121,6 +159,14 @@ outbound_new(struct io_uring *ring, const struct rmx_config *cfg,
 	o->cfg = cfg;
 	o->dests = dests;
 	o->rates = rates;
+	o->tls_ctx = wolfSSL_CTX_new(wolfTLS_client_method());
+	if (o->tls_ctx != NULL) {
+		/* opportunistic: encrypt, do not authenticate (the TLS issue
+		 * adds verify and DANE policies) */
+		wolfSSL_CTX_set_verify(o->tls_ctx, WOLFSSL_VERIFY_NONE, NULL);
+		wolfSSL_CTX_SetIORecv(o->tls_ctx, tls_recv_cb);
+		wolfSSL_CTX_SetIOSend(o->tls_ctx, tls_send_cb);
+	}
 	o->rm_tail = &o->rm_head;
 	o->worker = worker;
 	o->wait_tail = &o->wait_head;
@@ -248,6 +294,34 @@ is_throttle_reply(const struct smtp_client_status *st)
 	       (st->code == 421 || strncmp(st->enh, "4.7.", 4) == 0);
 }
 
+/* A TLS handshake with dest failed: plaintext to it for an hour. */
+static void
+notls_add(struct outbound *o, const char *dest)
+{
+	struct throttle *t;
+
+	for (t = o->notls; t != NULL; t = t->next)
+		if (strcmp(t->dest, dest) == 0)
+			break;
+	if (t == NULL) {
+		if ((t = calloc(1, sizeof(*t))) == NULL)
+			return;
+		snprintf(t->dest, sizeof(t->dest), "%s", dest);
+		t->next = o->notls;
+		o->notls = t;
+	}
+	t->until = o->now + 3600;
+}
+
+static bool
+notls_now(struct outbound *o, const char *dest)
+{
+	for (struct throttle *t = o->notls; t != NULL; t = t->next)
+		if (strcmp(t->dest, dest) == 0)
+			return t->until > o->now;
+	return false;
+}
+
 static unsigned
 conns_to(struct outbound *o, const char *dest)
 {
@@ -270,6 +344,10 @@ conn_maybe_free(struct outbound *o, struct oconn *c)
 		close(c->fd);
 	if (c->sc_init)
 		smtp_client_free(&c->sc);
+	if (c->ssl != NULL)
+		wolfSSL_free(c->ssl);
+	buf_free(&c->tls_in);
+	buf_free(&c->tls_out);
 	if (c->counted)
 		ip_limit_release(o->dests, c->dkey);
 	buf_free(&c->sending);
@@ -318,9 +396,27 @@ flush(struct outbound *o, struct oconn *c)
 {
 	struct io_uring_sqe *sqe;
 
-	if (c->send_inflight || c->fd < 0 || !c->sc_init || c->sc.out.len == 0)
+	if (c->send_inflight || c->fd < 0 || !c->sc_init)
 		return;
-	{
+	if (c->ssl != NULL) {
+		/* plaintext through wolfSSL (after the handshake) */
+		if (!c->tls_handshaking && c->sc.out.len > 0) {
+			if (wolfSSL_write(c->ssl, c->sc.out.data,
+				(int)c->sc.out.len) != (int)c->sc.out.len) {
+				smtp_client_eof(&c->sc);
+				return;
+			}
+			buf_reset(&c->sc.out);
+		}
+		if (c->tls_out.len == 0)
+			return;
+		struct buf t = c->sending;
+		c->sending = c->tls_out;
+		c->tls_out = t;
+		buf_reset(&c->tls_out);
+	} else {
+		if (c->sc.out.len == 0)
+			return;
 		struct buf t = c->sending;
 		c->sending = c->sc.out;
 		c->sc.out = t;
@@ -420,10 +516,84 @@ retry_next_address(struct outbound *o, struct oconn *c)
 	outbound_submit(o, r);
 }
 
+static void process(struct outbound *o, struct oconn *c);
+
+/* Feed decrypted bytes to the engine. false on a TLS error. */
+static bool
+tls_read_all(struct oconn *c)
+{
+	uint8_t tmp[16384];
+
+	for (;;) {
+		int n = wolfSSL_read(c->ssl, tmp, (int)sizeof(tmp));
+		if (n > 0) {
+			smtp_client_input(&c->sc, tmp, (size_t)n);
+			continue;
+		}
+		n = wolfSSL_get_error(c->ssl, n);
+		return n == WOLFSSL_ERROR_WANT_READ ||
+		       n == WOLFSSL_ERROR_WANT_WRITE;
+	}
+}
+
+/* Advance the handshake; on success hand the connection back to the
+ * engine (it forgets the old capabilities and says EHLO again). */
+static void
+tls_step(struct outbound *o, struct oconn *c)
+{
+	int r = wolfSSL_connect(c->ssl), e;
+	char errs[80];
+
+	if (r == WOLFSSL_SUCCESS) {
+		c->tls_handshaking = false;
+		log_event(LOG_INFO, "tls",
+		    "dest=%s host=%s version=%s "
+		    "cipher=%s",
+		    c->dest, c->host, wolfSSL_get_version(c->ssl),
+		    wolfSSL_get_cipher_name(c->ssl));
+		smtp_client_tls_done(&c->sc);
+		if (!tls_read_all(c))
+			smtp_client_eof(&c->sc);
+		return;
+	}
+	e = wolfSSL_get_error(c->ssl, r);
+	if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
+		return;
+	wolfSSL_ERR_error_string_n((unsigned long)e, errs, sizeof(errs));
+	log_event(LOG_NOTICE, "tls_failed",
+	    "dest=%s host=%s err=\"%s\" "
+	    "action=\"plaintext for an hour\"",
+	    c->dest, c->host, errs);
+	notls_add(o, c->dest);
+	smtp_client_eof(&c->sc);
+}
+
+static void
+tls_start(struct outbound *o, struct oconn *c)
+{
+	c->ssl = wolfSSL_new(o->tls_ctx);
+	if (c->ssl == NULL) {
+		notls_add(o, c->dest);
+		smtp_client_eof(&c->sc);
+		return;
+	}
+	wolfSSL_SetIOReadCtx(c->ssl, c);
+	wolfSSL_SetIOWriteCtx(c->ssl, c);
+	c->tls_handshaking = true;
+	buf_reset(&c->tls_in); /* nothing sent before the 220 is kept */
+	tls_step(o, c);
+}
+
 static void
 process(struct outbound *o, struct oconn *c)
 {
 	unsigned ev = smtp_client_events(&c->sc);
+
+	if (ev & SC_EV_TLS) {
+		tls_start(o, c);
+		/* a failed start closed the engine: pick up its events */
+		ev |= smtp_client_events(&c->sc);
+	}
 
 	if (ev & SC_EV_MESSAGE_DONE && c->req != NULL) {
 		size_t n;
@@ -575,7 +745,9 @@ on_connect(struct outbound *o, struct oconn *c, int res)
 	sc.mode = c->lmtp ? SMTP_CLIENT_LMTP : SMTP_CLIENT_SMTP;
 	sc.helo_name = o->cfg->outbound.helo_name ? o->cfg->outbound.helo_name
 						  : o->cfg->hostname;
-	sc.want_tls = false; /* STARTTLS arrives with the TLS issue */
+	/* opportunistic STARTTLS unless a handshake with this destination
+	 * failed recently (then plaintext, as RFC 3207 "may" allows) */
+	sc.want_tls = o->tls_ctx != NULL && !notls_now(o, c->dest);
 	if (smtp_client_init(&c->sc, &sc) != 0) {
 		c->addr_idx = c->req->naddrs;
 		conn_shutdown(o, c);
@@ -619,7 +791,16 @@ outbound_cqe(struct outbound *o, uint64_t ud, int res, unsigned flags)
 		c->inflight--;
 		c->recv_armed = false;
 		if (res > 0 && !c->shut) {
-			smtp_client_input(&c->sc, c->rbuf, (size_t)res);
+			if (c->ssl == NULL) {
+				smtp_client_input(&c->sc, c->rbuf, (size_t)res);
+			} else if (buf_append(
+				       &c->tls_in, c->rbuf, (size_t)res) != 0) {
+				smtp_client_eof(&c->sc);
+			} else if (c->tls_handshaking) {
+				tls_step(o, c);
+			} else if (!tls_read_all(c)) {
+				smtp_client_eof(&c->sc);
+			}
 			process(o, c);
 			arm_recv(o, c);
 		} else if (!c->shut) {
@@ -888,6 +1069,10 @@ outbound_free(struct outbound *o)
 			close(c->fd);
 		if (c->sc_init)
 			smtp_client_free(&c->sc);
+		if (c->ssl != NULL)
+			wolfSSL_free(c->ssl);
+		buf_free(&c->tls_in);
+		buf_free(&c->tls_out);
 		if (c->counted)
 			ip_limit_release(o->dests, c->dkey);
 		buf_free(&c->sending);
@@ -899,6 +1084,13 @@ outbound_free(struct outbound *o)
 		o->throttled = t->next;
 		free(t);
 	}
+	while (o->notls != NULL) {
+		struct throttle *t = o->notls;
+		o->notls = t->next;
+		free(t);
+	}
+	if (o->tls_ctx != NULL)
+		wolfSSL_CTX_free(o->tls_ctx);
 	free(o->slots);
 	free(o->freel);
 	free(o);

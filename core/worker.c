@@ -29,6 +29,9 @@
 
 #include "cidr.h"
 #include "dns_resolver.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include "listener.h"
 #include "log.h"
 #include "offload.h"
@@ -1130,6 +1133,9 @@ worker_main(void *arg)
 	atomic_store(&w->ready, 1);
 	loop(w);
 	teardown(w);
+	/* Debian's wolfSSL keeps a per-thread ECC fixed-point cache
+	 * (FP_ECC): free this thread's before it ends. */
+	wc_ecc_fp_free();
 	log_event(LOG_INFO, "worker_exit", "worker=%u", w->p.index);
 	atomic_store(&w->done, true);
 	return NULL;

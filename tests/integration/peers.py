@@ -25,6 +25,7 @@ class Recorder:
         self.data_reply = data_reply
         self.delay = delay
         self.lmtp = lmtp
+        self.tls = []  # per message: did it arrive over STARTTLS
         self.lock = threading.Lock()
 
     def connected(self):
@@ -56,6 +57,7 @@ class Recorder:
                 return r
         with self.lock:
             self.messages.append(envelope)
+            self.tls.append(session.ssl is not None)
         if self.lmtp:
             # RFC 2033: one reply per accepted recipient (aiosmtpd's LMTP
             # class sends only what the handler returns)
@@ -87,14 +89,15 @@ class _CountingLMTP(LMTP):
 class Peer(Controller):
     """Peer(handler, host, port, lmtp=False).start() / .stop()"""
 
-    def __init__(self, handler, host, port, lmtp=False):
+    def __init__(self, handler, host, port, lmtp=False, tls_context=None):
         self.lmtp = lmtp
+        self.tls_context = tls_context
         super().__init__(handler, hostname=host, port=port)
 
     def factory(self):
         cls = _CountingLMTP if self.lmtp else _CountingSMTP
         return cls(self.handler, hostname="peer.test",
-                   enable_SMTPUTF8=True)
+                   enable_SMTPUTF8=True, tls_context=self.tls_context)
 
     def _trigger_server(self):
         # LMTP has no greeting probe that Controller's trigger expects to

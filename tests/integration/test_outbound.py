@@ -234,3 +234,32 @@ def test_421_throttles_the_destination(make_ringmx, tmp_path, peer):
              make_msg(subject=f"t{i}"))
     wait_for(lambda: len(h.messages) >= 9, 30, "all delivered")
     assert h.max_active <= 1, h.max_active
+
+
+def test_opportunistic_starttls(make_ringmx, tmp_path):
+    """A peer that offers STARTTLS gets the message over TLS (no
+    certificate check: opportunistic, RFC 3207 "may")."""
+    import ssl
+    import subprocess
+    from conftest import free_port
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(crt), "-days", "2",
+                    "-subj", "/CN=peer.test"], check=True,
+                   capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(crt), str(key))
+    h = Recorder()
+    p = Peer(h, "127.0.0.2", free_port(), tls_context=ctx)
+    p.start()
+    try:
+        d = relay(make_ringmx, tmp_path,
+                  {"remote.example": f"smtp:[127.0.0.2]:{p.port}"})
+        send(d, "alice@localhost", ["bob@remote.example"],
+             make_msg(subject="over tls"))
+        wait_for(lambda: h.messages, 15, "delivered")
+        assert h.tls == [True]
+        assert d.events("tls")
+    finally:
+        p.stop()
