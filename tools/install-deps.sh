@@ -9,7 +9,7 @@ BUILD_PKGS="gcc make pkg-config liburing-dev libwolfssl-dev libunbound-dev dns-r
 liblmdb-dev libsodium-dev libconfig-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev swaks python3 \
 python3-pytest python3-aiosmtpd python3-dkim openssl strace lmdb-utils \
-clang-format cppcheck nsd ldnsutils dns-root-data"
+clang-format cppcheck nsd ldnsutils dns-root-data postfix"
 BENCH_PKGS="postfix procps"
 
 want="$BUILD_PKGS"

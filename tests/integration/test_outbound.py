@@ -263,3 +263,36 @@ def test_opportunistic_starttls(make_ringmx, tmp_path):
         assert d.events("tls")
     finally:
         p.stop()
+
+
+def test_postfix_smtp_sink_peer(make_ringmx, tmp_path):
+    """Postfix's smtp-sink as the next hop receives every message."""
+    import shutil
+    import subprocess
+    import time
+    from conftest import free_port
+    sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    port = free_port()
+    out = open(tmp_path / "sink.out", "wb")
+    proc = subprocess.Popen([sink, "-c", "-u", "postfix",
+                             f"127.0.0.2:{port}", "100"], stdout=out,
+                            stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.3)
+        d = relay(make_ringmx, tmp_path,
+                  {"remote.example": f"smtp:[127.0.0.2]:{port}"})
+        for i in range(5):
+            send(d, "alice@localhost", [f"r{i}@remote.example"],
+                 make_msg(subject=f"sink {i}"))
+
+        def count():
+            data = (tmp_path / "sink.out").read_bytes().decode(errors="replace")
+            got = [int(x) for x in __import__("re").findall(r"mesg=(\d+)",
+                                                            data)]
+            return max(got) if got else 0
+        wait_for(lambda: count() >= 5, 20, "smtp-sink got 5 messages")
+        wait_for(lambda: d.queued() == 0, 10, "all removed")
+    finally:
+        proc.terminate()
+        proc.wait()
+        out.close()
