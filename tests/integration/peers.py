@@ -105,3 +105,27 @@ class Peer(Controller):
         import socket
         with socket.create_connection((self.hostname, self.port), 2):
             pass
+
+
+class UnixPeer:
+    """An LMTP server on a Unix socket (aiosmtpd UnixSocketController)."""
+
+    def __init__(self, handler, path):
+        from aiosmtpd.controller import UnixSocketController
+
+        class _Ctl(UnixSocketController):
+            def factory(self):
+                return _CountingLMTP(self.handler, hostname="peer.test")
+
+            def _trigger_server(self):
+                import socket
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(str(path))
+
+        self.ctl = _Ctl(handler, unix_socket=str(path))
+
+    def start(self):
+        self.ctl.start()
+
+    def stop(self):
+        self.ctl.stop()

@@ -296,3 +296,22 @@ def test_postfix_smtp_sink_peer(make_ringmx, tmp_path):
         proc.terminate()
         proc.wait()
         out.close()
+
+
+def test_lmtp_over_unix_socket(make_ringmx, tmp_path):
+    from peers import UnixPeer
+    sock = tmp_path / "lmtp.sock"
+    h = Recorder(lmtp=True)
+    p = UnixPeer(h, sock)
+    p.start()
+    try:
+        d = relay(make_ringmx, tmp_path,
+                  {"mbox.example": f"lmtp:unix:{sock}"})
+        send(d, "alice@localhost", ["u1@mbox.example", "u2@mbox.example"],
+             make_msg(subject="unix lmtp"))
+        wait_for(lambda: h.messages, 15, "delivered over the Unix socket")
+        assert sorted(h.messages[0].rcpt_tos) == ["u1@mbox.example",
+                                                  "u2@mbox.example"]
+        wait_for(lambda: d.queued() == 0, 10, "removed")
+    finally:
+        p.stop()
