@@ -30,8 +30,6 @@
 #include "cidr.h"
 #include "dns_resolver.h"
 
-#include <wolfssl/options.h>
-#include <wolfssl/wolfcrypt/ecc.h>
 #include "listener.h"
 #include "log.h"
 #include "offload.h"
@@ -40,6 +38,8 @@
 #include "scheduler.h"
 #include "smtp_server.h"
 #include "timer_wheel.h"
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #define RING_ENTRIES   1024
 #define CQ_ENTRIES     16384
