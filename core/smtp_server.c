@@ -1096,8 +1096,8 @@ cmd_simple(struct smtp_session *s, const struct smtp_cmd *c)
 		    "VRFY HELP");
 		return;
 	case SMTP_VERB_STARTTLS:
-		reply_errf(s, 502, "5.5.1", "Error: command not implemented",
-		    "STARTTLS");
+		reply_errf(s, 502, "5.5.1",
+		    "Error: STARTTLS is not offered here", "STARTTLS");
 		return;
 	default:
 		reply_errf(s, 500, "5.5.1", "Error: command not recognized",
