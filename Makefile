@@ -27,6 +27,8 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 SAN_CFLAGS := $(BASE_CFLAGS) -O1 $(SAN) -DRINGMX_TESTING=1
 SAN_LDFLAGS := $(SAN) -pthread
 LIBS := $(PKG_LIBS) -ldl -lm
+# Unit tests and fuzz replays compile plugin sources in.
+TEST_LIBS := -Wl,--as-needed $(LIBS) -lldns -lpsl
 
 LIB_SRCS := $(sort $(filter-out core/main.c,$(wildcard core/*.c storage/*.c dns/*.c)))
 MAIN_SRC := core/main.c
@@ -42,12 +44,17 @@ BS := build/asan
 # library of code several plugins share (linked where used).
 PLUGIN_NAMES := $(sort $(filter-out common,$(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c))))))
 COMMON_SRCS := $(wildcard plugins/common/*.c)
-PLUGIN_LIBS := $(shell pkg-config --libs libsodium wolfssl 2>/dev/null)
+# Plugins link only what they use (--as-needed): ldns parses DNS answers
+# (plugins/common/dns_answer.c), libpsl finds organisational domains.
+PLUGIN_LIBS := -Wl,--as-needed $(shell pkg-config --libs libsodium wolfssl 2>/dev/null) \
+	-lldns -lpsl
 PLUGIN_CFLAGS := -fPIC -fvisibility=hidden -Iplugins/common
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs
 PLUGINS_REL := $(PLUGIN_NAMES:%=$(B)/plugins/%.so)
 PLUGINS_SAN := $(PLUGIN_NAMES:%=$(BS)/plugins/%.so)
 
+SPFCHECK_REL := $(if $(wildcard tools/ringmx-spfcheck.c),$(B)/ringmx-spfcheck)
+SPFCHECK_SAN := $(if $(wildcard tools/ringmx-spfcheck.c),$(BS)/ringmx-spfcheck)
 REL_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 SAN_OBJS := $(LIB_SRCS:%.c=$(BS)/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BS)/tests/%)
@@ -55,7 +62,8 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BS)/replay/%)
 
 .PHONY: all run test test-unit test-integration lint fuzz bench install \
 	deps test-deps clean help check-config
-all: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(PLUGINS_REL)
+all: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(SPFCHECK_REL) \
+	$(PLUGINS_REL)
 
 help:
 	@echo "make            build ./build/ringmx (release, hardened)"
@@ -108,6 +116,20 @@ $(B)/ringmx-dnscheck: tools/ringmx-dnscheck.c $(REL_OBJS)
 $(BS)/ringmx-dnscheck: tools/ringmx-dnscheck.c $(SAN_OBJS)
 	$(CC) $(SAN_CFLAGS) -o $@ $< $(SAN_OBJS) $(SAN_LDFLAGS) $(LIBS)
 
+# ringmx-spfcheck: the spf plugin's evaluator (plugins/spf/spf_*.c) over
+# libunbound, for operators and for the RFC 7208 test suite.
+SPF_SRCS = $(wildcard plugins/spf/spf_*.c) plugins/common/dns_answer.c
+SPF_HDRS = $(wildcard plugins/spf/*.h) plugins/common/dns_answer.h
+$(B)/ringmx-spfcheck: tools/ringmx-spfcheck.c $$(SPF_SRCS) $$(SPF_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -Iplugins/common -Iplugins/spf $(REL_LDFLAGS) \
+		-o $@ $< $(SPF_SRCS) -lunbound -lldns
+
+$(BS)/ringmx-spfcheck: tools/ringmx-spfcheck.c $$(SPF_SRCS) $$(SPF_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) -Iplugins/common -Iplugins/spf -o $@ $< \
+		$(SPF_SRCS) $(SAN_LDFLAGS) -lunbound -lldns
+
 $(BS)/ringmx: $(BS)/obj/core/main.o $(SAN_OBJS)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -134,13 +156,13 @@ $(BS)/tests/%: tests/unit/%.c $(SAN_OBJS) $(HDRS) $(SUPPORT_SRCS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -Itests/support -Iplugins/common \
 		-Wno-missing-prototypes -o $@ $< $(SUPPORT_SRCS) $(SAN_OBJS) \
-		$(SAN_LDFLAGS) $(LIBS) -lcmocka
+		$(SAN_LDFLAGS) $(TEST_LIBS) -lcmocka
 
 # Fuzz targets linked with a plain replay driver, run over the corpus.
 $(BS)/replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(SAN_OBJS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) -Wno-missing-prototypes -o $@ $< \
-		tests/fuzz/replay_main.c $(SAN_OBJS) $(SAN_LDFLAGS) $(LIBS)
+	$(CC) $(SAN_CFLAGS) -Iplugins/common -Wno-missing-prototypes -o $@ $< \
+		tests/fuzz/replay_main.c $(SAN_OBJS) $(SAN_LDFLAGS) $(TEST_LIBS)
 
 # Dependencies first, then a fresh make that sees them (pkg-config).
 run: deps
@@ -152,7 +174,7 @@ test: test-deps
 	@tests/run-all.sh
 
 test-build: $(BS)/ringmx $(UNIT_BINS) $(REPLAY_BINS) $(B)/ringmx \
-	$(B)/ringmx-passwd $(BS)/ringmx-dnscheck $(ABI_SOS) \
+	$(B)/ringmx-passwd $(BS)/ringmx-dnscheck $(SPFCHECK_SAN) $(ABI_SOS) \
 	$(PLUGINS_SAN) $(PLUGINS_REL)
 
 test-unit: $(UNIT_BINS) $(REPLAY_BINS)
@@ -169,7 +191,8 @@ fuzz:
 	@mkdir -p $(B)/fuzz
 	@for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
-		clang $(FUZZ_CFLAGS) -o $(B)/fuzz/$$n $$f $(LIB_SRCS) $(LIBS) \
+		clang $(FUZZ_CFLAGS) -Iplugins/common -o $(B)/fuzz/$$n $$f \
+			$(LIB_SRCS) $(TEST_LIBS) \
 			|| exit 1; \
 		mkdir -p tests/fuzz/corpus/$$n; \
 		echo "== $$n ($(FUZZ_SECONDS)s)"; \
@@ -194,7 +217,8 @@ lint:
 		--suppress=missingIncludeSystem \
 		-Iplugins/common core storage dns tools plugins
 
-install: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(PLUGINS_REL)
+install: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(SPFCHECK_REL) \
+	$(PLUGINS_REL)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/ringmx \
 		$(DESTDIR)$(PREFIX)/include/ringmx \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig \

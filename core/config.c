@@ -119,6 +119,7 @@ static int parse_plugins(
 
 static const struct key top_keys[] = {
     {"hostname", parse_hostname, CFG(hostname), 0, 0},
+    {"authserv_id", parse_hostname, CFG(authserv_id), 0, 0},
     {"workers", parse_uint, CFG(workers), 1, WORKERS_MAX},
     {"state_dir", parse_string, CFG(state_dir), 0, 0},
     {"maildir_root", parse_string, CFG(maildir_root), 0, 0},
@@ -1872,6 +1873,10 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	fputs("# ringmx effective configuration\n", out);
 	fputs("hostname = ", out);
 	print_string(out, cfg->hostname);
+	if (cfg->authserv_id != NULL) {
+		fputs(";\nauthserv_id = ", out);
+		print_string(out, cfg->authserv_id);
+	}
 	fprintf(out, ";\nworkers = %u;\nstate_dir = ", cfg->workers);
 	print_string(out, cfg->state_dir);
 	fputs(";\nmaildir_root = ", out);
@@ -2004,6 +2009,7 @@ config_free(struct rmx_config *cfg)
 		return;
 	free(cfg->source);
 	free(cfg->hostname);
+	free(cfg->authserv_id);
 	free(cfg->state_dir);
 	free(cfg->maildir_root);
 	free(cfg->log_file);

@@ -57,6 +57,7 @@ struct rmx_limits {
 struct rmx_config {
 	char *source;          /* file name, or "<embedded>" */
 	char *hostname;        /* default: the machine's FQDN */
+	char *authserv_id;     /* Authentication-Results id; NULL = hostname */
 	unsigned workers;      /* default: online CPUs */
 	char *state_dir;       /* default "./var" */
 	char *maildir_root;    /* default "<state_dir>/mail" */

@@ -5,7 +5,8 @@
  * Calls live in a per-worker pool that is only freed when the worker
  * ends: a stale pointer held by a plugin (a late complete() or post())
  * can always be checked against the call's generation. A call stays
- * allocated while an offload job or a timer refers to it (refs).
+ * allocated while an offload job, a timer or a DNS query refers to it
+ * (refs).
  */
 #include "plugin_host.h"
 
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns_resolver.h"
 #include "log.h"
 
 #define HOOK_MAX 32
@@ -55,6 +57,17 @@ struct ptimer {
 	struct ptimer *next;
 };
 
+/* A plugin's DNS query in flight (owned by the plugin_worker's list). */
+struct pdns {
+	struct plugin_worker *pw;
+	struct rmx_call *call;
+	uint32_t gen;
+	uint64_t id; /* dns_query handle */
+	rmx_dns_fn *fn;
+	void *arg;
+	struct pdns *prev, *next;
+};
+
 struct alloc_node {
 	struct alloc_node *next;
 	max_align_t data[];
@@ -83,6 +96,8 @@ struct plugin_worker {
 	int notify_fd;
 	struct rmx_call *free_calls, *all_calls;
 	struct ptimer *timers;
+	struct dns_resolver *dns;         /* the worker's, or NULL */
+	struct pdns *dns_q;               /* plugin queries in flight */
 	_Atomic(struct post_msg *) posts; /* SHARED: pushed by any thread */
 };
 
@@ -438,16 +453,78 @@ h_timer_add(struct rmx_call *c, unsigned ms, rmx_timer_fn *fn, void *arg)
 	return 0;
 }
 
+static void call_put(struct rmx_call *c);
+
+static void
+pdns_unlink(struct pdns *q)
+{
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		q->pw->dns_q = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+}
+
+/* The resolver's answer to a plugin query: hand the wire message over,
+ * unless the call has ended meanwhile. */
+static void
+pdns_answer(void *arg, const struct dns_result *res)
+{
+	struct pdns *q = arg;
+	struct rmx_call *c = q->call;
+	int secure = res->sec == DNS_SECURE  ? 1
+		     : res->sec == DNS_BOGUS ? -1
+					     : 0;
+	int rcode = secure < 0 ? DNS_RCODE_SERVFAIL : res->rcode;
+
+	pdns_unlink(q);
+	c->refs--;
+	if (q->gen == c->gen && !c->cancelled && !c->finished)
+		q->fn(c, rcode, secure, secure < 0 ? NULL : res->packet,
+		    secure < 0 ? 0 : res->packet_len, q->arg);
+	if ((c->cancelled || c->finished) && c->refs == 0 && q->gen == c->gen)
+		call_put(c);
+	free(q);
+}
+
 static int
 h_dns_query(
     struct rmx_call *c, const char *name, int rrtype, rmx_dns_fn *fn, void *arg)
 {
-	(void)c;
-	(void)name;
-	(void)rrtype;
-	(void)fn;
-	(void)arg;
-	return -ENOSYS; /* the worker's resolver arrives with outbound */
+	struct plugin_worker *pw = c->pw;
+	struct pdns *q;
+
+	if (pw->dns == NULL)
+		return -ENOSYS;
+	if (name == NULL || fn == NULL || rrtype <= 0 || rrtype > 65535)
+		return -EINVAL;
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return -ENOMEM;
+	q->pw = pw;
+	q->call = c;
+	q->gen = c->gen;
+	q->fn = fn;
+	q->arg = arg;
+	q->id = dns_query(pw->dns, name, (uint16_t)rrtype, pdns_answer, q);
+	if (q->id == 0) {
+		free(q);
+		return -EINVAL; /* not a usable name */
+	}
+	q->next = pw->dns_q;
+	if (pw->dns_q != NULL)
+		pw->dns_q->prev = q;
+	pw->dns_q = q;
+	c->refs++;
+	return 0;
+}
+
+/* plugin_worker_set_resolver - the worker's resolver for dns_query */
+void
+plugin_worker_set_resolver(struct plugin_worker *pw, struct dns_resolver *r)
+{
+	if (pw != NULL)
+		pw->dns = r;
 }
 
 static const struct rmx_host_api host_api = {
@@ -1007,6 +1084,12 @@ plugin_worker_free(struct plugin_worker *pw)
 	for (t = pw->timers; t != NULL; t = tn) {
 		tn = t->next;
 		free(t);
+	}
+	while (pw->dns_q != NULL) {
+		struct pdns *q = pw->dns_q;
+		pdns_unlink(q);
+		dns_cancel(pw->dns, q->id);
+		free(q);
 	}
 	m = atomic_exchange(&pw->posts, NULL);
 	for (; m != NULL; m = mn) {

@@ -93,7 +93,13 @@ int plugin_host_reconfigure(struct plugin_host *ph,
 /* Per worker (its thread). off: the worker's offload helper. */
 struct plugin_worker *plugin_worker_new(struct plugin_host *ph, unsigned worker,
     struct offload *off, int notify_fd, char *err, size_t errlen);
+/* Must be called before the resolver is freed (it cancels the plugins'
+ * queries in flight). */
 void plugin_worker_free(struct plugin_worker *pw);
+/* The worker's resolver, for the plugins' dns_query (NULL: -ENOSYS). */
+struct dns_resolver;
+void plugin_worker_set_resolver(
+    struct plugin_worker *pw, struct dns_resolver *r);
 
 /*
  * plugin_run - run hook's chain for subject. Returns 0 when finished

@@ -2,14 +2,19 @@
  * smtp_hooks.c - an inbound session as the subject of plugin calls: the
  * items a hook can read (client, HELO, AUTH, envelope...), a header view
  * of the message being received (read, prepend, delete), body reads,
- * per-message notes and per-plugin session data. The protocol itself is
- * smtp_server.c's; running the chains is plugin_host.c's.
+ * per-message notes and per-plugin session data, and the one
+ * Authentication-Results field built from the plugins' notes. The
+ * protocol itself is smtp_server.c's; running the chains is
+ * plugin_host.c's.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "buf.h"
+#include "log.h"
 #include "smtp_server.h"
 
 struct smtp_hdr {
@@ -462,4 +467,143 @@ smtp_hooks_free(struct smtp_session *s)
 	s->pdata = NULL;
 	s->pclean = NULL;
 	s->npdata = 0;
+}
+
+/* ---- Authentication-Results (RFC 8601) ---- */
+
+/* Skip CFWS: white space, line folds and (nested) comments. */
+static size_t
+skip_cfws(const char *v, size_t len, size_t i)
+{
+	int depth = 0;
+
+	while (i < len) {
+		char ch = v[i];
+		if (depth > 0) {
+			if (ch == '\\' && i + 1 < len)
+				i++;
+			else if (ch == '(')
+				depth++;
+			else if (ch == ')')
+				depth--;
+		} else if (ch == '(') {
+			depth = 1;
+		} else if (ch != ' ' && ch != '\t' && ch != '\r' &&
+			   ch != '\n') {
+			break;
+		}
+		i++;
+	}
+	return i;
+}
+
+/* Whether a field body's authserv-id (token or quoted-string) is id. */
+static bool
+claims_id(const char *v, size_t len, const char *id)
+{
+	size_t i = skip_cfws(v, len, 0), start, idlen = strlen(id);
+
+	if (i < len && v[i] == '"') {
+		start = ++i;
+		while (i < len && v[i] != '"')
+			i++;
+	} else {
+		start = i;
+		while (i < len && v[i] != ';' && v[i] != '(' && v[i] != ' ' &&
+		       v[i] != '\t' && v[i] != '\r' && v[i] != '\n')
+			i++;
+	}
+	return i - start == idlen && strncasecmp(v + start, id, idlen) == 0;
+}
+
+static bool
+is_ar_field(const struct smtp_hdr *h)
+{
+	static const char ar[] = "Authentication-Results";
+	size_t n = h->nlen;
+
+	while (n > 0 && (h->name[n - 1] == ' ' || h->name[n - 1] == '\t'))
+		n--;
+	return n == sizeof(ar) - 1 && strncasecmp(h->name, ar, n) == 0;
+}
+
+/* Append a note's resinfos, one per folded line: "; " outside quotes
+ * starts the next one. */
+static int
+append_resinfos(struct buf *b, const char *v)
+{
+	bool quoted = false;
+	const char *start = v;
+
+	for (const char *p = v;; p++) {
+		if (*p == '"' && (p == v || p[-1] != '\\'))
+			quoted = !quoted;
+		if (*p == '\0' || (!quoted && *p == ';')) {
+			while (*start == ' ')
+				start++;
+			if (p > start && buf_printf(b, ";\r\n\t%.*s",
+					     (int)(p - start), start) != 0)
+				return -1;
+			if (*p == '\0')
+				return 0;
+			start = p + 1;
+		}
+	}
+}
+
+/* smtp_hooks_auth_results - drop forged fields, add ours */
+int
+smtp_hooks_auth_results(struct smtp_session *s)
+{
+	const char *id = s->ctx->cfg->authserv_id ? s->ctx->cfg->authserv_id
+						  : s->ctx->cfg->hostname;
+	struct smtp_hdr_index *x;
+	struct buf val = {0};
+	bool any = false, removed = false;
+	int rc = 0;
+
+	if ((x = index_headers(s)) == NULL)
+		return -1;
+	/* Last to first: removing a field moves only the ones after it. */
+	for (size_t i = x->n; i > 0; i--) {
+		const struct smtp_hdr *h = &x->h[i - 1];
+		if (!is_ar_field(h) || !claims_id(h->value, h->vlen, id))
+			continue;
+		memmove(s->body.data + h->off, s->body.data + h->off + h->len,
+		    s->body.len - h->off - h->len);
+		s->body.len -= h->len;
+		removed = true;
+		log_event(LOG_NOTICE, "auth_results_removed",
+		    "session=%llu reason=\"forged authserv-id %s\"",
+		    (unsigned long long)s->conn_id, id);
+	}
+	if (removed)
+		smtp_hooks_invalidate(s);
+	if (buf_printf(&val, "Authentication-Results: %s", id) != 0)
+		return -1;
+	for (size_t i = 0; i < s->nnotes; i++) {
+		const char *kv = s->notes[i], *eq = strchr(kv, '=');
+		if (strncmp(kv, "ar.", 3) != 0 || eq == NULL || eq[1] == '\0')
+			continue;
+		if (append_resinfos(&val, eq + 1) != 0) {
+			rc = -1;
+			break;
+		}
+		any = true;
+	}
+	if (rc == 0 && any) {
+		struct buf nb = {0};
+		if (buf_append(&val, "\r\n", 2) != 0 ||
+		    buf_append(&nb, val.data, val.len) != 0 ||
+		    buf_append(&nb, s->body.data, s->body.len) != 0) {
+			buf_free(&nb);
+			rc = -1;
+		} else {
+			buf_free(&s->body);
+			s->body = nb;
+			smtp_hooks_invalidate(s);
+		}
+	}
+	buf_free(&val);
+	return rc;
 }

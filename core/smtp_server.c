@@ -717,6 +717,12 @@ cont_data(struct smtp_session *s, struct hook_result *r)
 		reset_transaction(s);
 		return;
 	}
+	if (smtp_hooks_auth_results(s) != 0) {
+		reply_errf(s, 451, "4.3.0", "Error: out of memory",
+		    s->used_bdat ? "BDAT" : "DATA");
+		reset_transaction(s);
+		return;
+	}
 	/* Mail from our users (authenticated or relay networks) is signed
 	 * once, here, before it is queued. */
 	if (s->auth_user != NULL || s->relay_ok)

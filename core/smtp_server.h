@@ -169,6 +169,13 @@ struct hook_subject smtp_hooks_subject(struct smtp_session *s);
 void smtp_session_hook_done(void *subj, int hook, struct hook_result *res);
 /* Forget the header view after the message changed. */
 void smtp_hooks_invalidate(struct smtp_session *s);
+/*
+ * After the DATA hooks accepted a message: remove every incoming
+ * Authentication-Results field that claims our authserv-id (forged, RFC
+ * 8601 section 5), then prepend one field built from the plugins' "ar.*"
+ * notes (none: no field). 0, or -1 out of memory.
+ */
+int smtp_hooks_auth_results(struct smtp_session *s);
 /* Free what smtp_hooks allocated for s (header view, notes, slots). */
 void smtp_hooks_free(struct smtp_session *s);
 

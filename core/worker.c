@@ -629,6 +629,7 @@ setup_dns(struct worker *w)
 		return;
 	}
 	scheduler_set_resolver(w->sched, w->dns);
+	plugin_worker_set_resolver(w->pw, w->dns);
 	arm_dns(w);
 }
 

@@ -509,6 +509,10 @@ result_from_ub(struct dns_result *res, const struct dns_q *q, int err,
 		   : ub->bogus ? DNS_BOGUS
 			       : DNS_INSECURE;
 	res->why_bogus = ub->why_bogus;
+	if (ub->answer_packet != NULL && ub->answer_len > 0) {
+		res->packet = ub->answer_packet;
+		res->packet_len = (size_t)ub->answer_len;
+	}
 	res->ttl = res->havedata && ub->ttl > 0 ? (uint32_t)ub->ttl : 0;
 	if (ub->canonname != NULL &&
 	    dns_name_normalize(ub->canonname, cname_buf, DNS_NAME_MAX + 1) ==

@@ -155,7 +155,12 @@ struct dns_result {
 	const struct dns_txt_rr *txt;
 	size_t ncname;             /* qtype CNAME: the targets */
 	const char *const *cnames; /* lower-cased, no trailing dot */
-	void *priv_;               /* storage of the parsed records */
+	/* The whole response message in wire format as libunbound got it
+	 * (for the plugin ABI's dns_query), or NULL/0 (timeout, local
+	 * failure). */
+	const void *packet;
+	size_t packet_len;
+	void *priv_; /* storage of the parsed records */
 };
 
 struct dns_resolver;

@@ -6,9 +6,10 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config liburing-dev libwolfssl-dev libunbound-dev dns-root-data \
-liblmdb-dev libsodium-dev libconfig-dev"
+liblmdb-dev libsodium-dev libconfig-dev libldns-dev libpsl-dev publicsuffix"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev swaks python3 \
-python3-pytest python3-aiosmtpd python3-dkim openssl strace lmdb-utils \
+python3-pytest python3-aiosmtpd python3-dkim python3-spf python3-authres \
+python3-dnspython python3-yaml openssl strace lmdb-utils \
 clang-format cppcheck nsd ldnsutils dns-root-data postfix"
 BENCH_PKGS="postfix procps"
 

@@ -249,8 +249,17 @@ struct rmx_host_api {
 	 * called if the call was cancelled. */
 	int (*timer_add)(
 	    struct rmx_call *call, unsigned ms, rmx_timer_fn *fn, void *arg);
-	/* dns_query - asynchronous DNS through the worker's resolver;
-	 * -ENOSYS where the host has none. */
+	/* dns_query - asynchronous DNS (class IN) through the worker's
+	 * libunbound resolver (DNSSEC-validating, caching). fn runs later
+	 * on the call's worker, never inside dns_query, and not at all if
+	 * the call ended first. Its arguments: rcode (0 NOERROR, 3
+	 * NXDOMAIN, 2 SERVFAIL also for a timeout, a bogus answer or a
+	 * local failure), secure (1 DNSSEC-validated, 0 insecure, -1
+	 * bogus), and the whole response message in wire format
+	 * (answer/len, borrowed for the callback; NULL/0 when there is
+	 * none). The host bounds every query with its DNS timeout.
+	 * -EINVAL for an unusable name, -ENOSYS where the host has no
+	 * resolver. */
 	int (*dns_query)(struct rmx_call *call, const char *name, int rrtype,
 	    rmx_dns_fn *fn, void *arg);
 

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+#include <ldns/ldns.h>
 
 static void
 f_log(struct rmx_call *call, int level, const char *fmt, ...)
@@ -227,16 +230,189 @@ f_timer_add(struct rmx_call *c, unsigned ms, rmx_timer_fn *fn, void *arg)
 	return 0;
 }
 
+/* ---- DNS: answers from a table the test fills, delivered by
+ * fake_run_dns (never inside dns_query, like the real host) ---- */
+
+struct fake_dns_entry {
+	char *name;
+	int rrtype;
+	int rcode; /* FAKE_DNS_TIMEOUT: no packet, SERVFAIL */
+	int secure;
+	char *rrs; /* zone-file lines, '\n'-separated */
+};
+struct fake_dns_query {
+	struct rmx_call *call;
+	char *name;
+	int rrtype;
+	rmx_dns_fn *fn;
+	void *arg;
+};
+static struct fake_dns_entry dns_tab[256];
+static size_t dns_ntab;
+static struct fake_dns_query dns_q[256];
+static size_t dns_nq, dns_asked;
+
+void
+fake_dns_add(int rrtype, const char *name, int rcode, const char *rrs)
+{
+	if (dns_ntab >= sizeof(dns_tab) / sizeof(dns_tab[0]))
+		abort();
+	dns_tab[dns_ntab].name = strdup(name);
+	dns_tab[dns_ntab].rrtype = rrtype;
+	dns_tab[dns_ntab].rcode = rcode;
+	dns_tab[dns_ntab].secure = 0;
+	dns_tab[dns_ntab].rrs = rrs ? strdup(rrs) : NULL;
+	dns_ntab++;
+}
+
+void
+fake_dns_reset(void)
+{
+	for (size_t i = 0; i < dns_ntab; i++) {
+		free(dns_tab[i].name);
+		free(dns_tab[i].rrs);
+	}
+	for (size_t i = 0; i < dns_nq; i++)
+		free(dns_q[i].name);
+	dns_ntab = dns_nq = dns_asked = 0;
+}
+
+size_t
+fake_dns_asked(void)
+{
+	return dns_asked;
+}
+
+static bool
+same_name(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 0 && a[la - 1] == '.')
+		la--;
+	if (lb > 0 && b[lb - 1] == '.')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* The response message for one query, built with ldns. */
+static uint8_t *
+build_answer(
+    const struct fake_dns_query *q, int *rcode, int *secure, size_t *len)
+{
+	const struct fake_dns_entry *e = NULL;
+	bool name_exists = false;
+	ldns_pkt *pkt;
+	ldns_rdf *qname = NULL;
+	uint8_t *wire = NULL;
+
+	for (size_t i = 0; i < dns_ntab; i++) {
+		if (!same_name(dns_tab[i].name, q->name))
+			continue;
+		name_exists = true;
+		if (dns_tab[i].rrtype == q->rrtype)
+			e = &dns_tab[i];
+	}
+	*secure = e ? e->secure : 0;
+	*len = 0;
+	if (e != NULL && e->rcode == FAKE_DNS_TIMEOUT) {
+		*rcode = 2;
+		return NULL;
+	}
+	*rcode = e ? e->rcode : name_exists ? 0 : 3;
+	if (ldns_str2rdf_dname(&qname, q->name) != LDNS_STATUS_OK)
+		abort();
+	pkt = ldns_pkt_query_new(qname, (ldns_rr_type)q->rrtype,
+	    LDNS_RR_CLASS_IN, LDNS_QR | LDNS_RD | LDNS_RA);
+	if (pkt == NULL)
+		abort();
+	ldns_pkt_set_rcode(pkt, (uint8_t)*rcode);
+	if (e != NULL && e->rrs != NULL) {
+		char *copy = strdup(e->rrs), *save = NULL;
+		for (char *line = strtok_r(copy, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			ldns_rr *rr = NULL;
+			if (ldns_rr_new_frm_str(&rr, line, 300, NULL, NULL) !=
+			    LDNS_STATUS_OK) {
+				fprintf(stderr, "fake_dns: bad RR: %s\n", line);
+				abort();
+			}
+			ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr);
+		}
+		free(copy);
+	}
+	if (ldns_pkt2wire(&wire, pkt, len) != LDNS_STATUS_OK)
+		abort();
+	ldns_pkt_free(pkt);
+	return wire;
+}
+
+size_t
+fake_run_dns(struct rmx_call *c)
+{
+	size_t done = 0;
+
+	for (;;) {
+		struct fake_dns_query q;
+		size_t i;
+		uint8_t *wire;
+		size_t len;
+		int rcode, secure;
+
+		for (i = 0; i < dns_nq; i++)
+			if (c == NULL || dns_q[i].call == c)
+				break;
+		if (i == dns_nq)
+			return done;
+		q = dns_q[i];
+		memmove(&dns_q[i], &dns_q[i + 1],
+		    (dns_nq - i - 1) * sizeof(dns_q[0]));
+		dns_nq--;
+		wire = build_answer(&q, &rcode, &secure, &len);
+		q.fn(q.call, rcode, secure, wire, len, q.arg);
+		free(wire);
+		free(q.name);
+		done++;
+	}
+}
+
+size_t
+fake_dns_pending(void)
+{
+	return dns_nq;
+}
+
+void
+fake_dns_drop(struct rmx_call *c)
+{
+	for (size_t i = 0; i < dns_nq;) {
+		if (dns_q[i].call != c) {
+			i++;
+			continue;
+		}
+		free(dns_q[i].name);
+		memmove(&dns_q[i], &dns_q[i + 1],
+		    (dns_nq - i - 1) * sizeof(dns_q[0]));
+		dns_nq--;
+	}
+}
+
 static int
 f_dns_query(
     struct rmx_call *c, const char *name, int rrtype, rmx_dns_fn *fn, void *arg)
 {
-	(void)c;
-	(void)name;
-	(void)rrtype;
-	(void)fn;
-	(void)arg;
-	return -ENOSYS;
+	if (name == NULL || fn == NULL || rrtype <= 0 || rrtype > 65535)
+		return -EINVAL;
+	if (dns_nq >= sizeof(dns_q) / sizeof(dns_q[0]))
+		return -ENOMEM;
+	dns_q[dns_nq].call = c;
+	dns_q[dns_nq].name = strdup(name);
+	dns_q[dns_nq].rrtype = rrtype;
+	dns_q[dns_nq].fn = fn;
+	dns_q[dns_nq].arg = arg;
+	dns_nq++;
+	dns_asked++;
+	return 0;
 }
 
 static uint64_t

@@ -65,4 +65,22 @@ const struct rmx_plugin *fake_load(const char *so_path, const char **cfg,
 /* The hook function for id, or NULL. */
 rmx_hook_fn *fake_hook(const struct rmx_plugin *p, unsigned id);
 
+/*
+ * DNS. fake_dns_add - the answer to (rrtype, name): rcode (0, 2, 3...,
+ * or FAKE_DNS_TIMEOUT for no answer: SERVFAIL without a message) and the
+ * answer records as zone-file lines separated by '\n' ("example.org. 300
+ * IN TXT \"v=spf1 -all\""), NULL or "" for none. A name absent from the
+ * table is NXDOMAIN; a name present with other types only is NODATA.
+ * Queries wait until fake_run_dns(c) answers every one of call c (NULL:
+ * all), including those asked from inside callbacks; it returns how many
+ * it answered. fake_dns_drop forgets c's queries (a cancelled call).
+ */
+#define FAKE_DNS_TIMEOUT (-1)
+void fake_dns_add(int rrtype, const char *name, int rcode, const char *rrs);
+void fake_dns_reset(void);
+size_t fake_run_dns(struct rmx_call *c);
+size_t fake_dns_pending(void);
+size_t fake_dns_asked(void);
+void fake_dns_drop(struct rmx_call *c);
+
 #endif
