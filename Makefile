@@ -206,6 +206,7 @@ bench: all
 	@bench/inbound.sh
 	@bench/plugins.sh
 	@bench/relay.sh
+	@bench/auth.sh
 
 FMT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
 	find core storage dns plugins tools tests bench include -name '*.[ch]')
