@@ -1133,6 +1133,7 @@ static const struct key dns_keys[] = {
     {"mode", parse_dns_mode, DNSK(mode), 0, 0},
     {"trust_anchor", parse_string, DNSK(trust_anchor), 0, 0},
     {"unbound_conf", parse_string, DNSK(unbound_conf), 0, 0},
+    {"timeout", parse_uint, DNSK(timeout), 1, 3600},
     {"stub_zones", parse_stub_zones, 0, 0, 0},
 };
 
@@ -1554,6 +1555,7 @@ config_defaults(struct rmx_config *cfg)
 	    .auth_failure_window = 900,
 	};
 	cfg->queue.retry_initial = 300;
+	cfg->dns.timeout = 30;
 	cfg->queue.retry_max = 3600;
 	cfg->queue.lifetime = 5 * 86400;
 	cfg->queue.delay_warning = 4 * 3600;
@@ -1947,6 +1949,7 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	    cfg->outbound.messages_per_connection, cfg->outbound.idle_timeout);
 	fprintf(out, "dns = {\n\tmode = \"%s\";\n",
 	    cfg->dns.mode ? "resolvconf" : "recursive");
+	fprintf(out, "\ttimeout = %u;\n", cfg->dns.timeout);
 	print_opt(out, "trust_anchor", cfg->dns.trust_anchor);
 	print_opt(out, "unbound_conf", cfg->dns.unbound_conf);
 	fputs("\tstub_zones = (", out);

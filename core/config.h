@@ -92,6 +92,7 @@ struct rmx_config {
 		int mode;           /* 0 recursive, 1 resolvconf */
 		char *trust_anchor; /* NULL = Debian's dns-root-data */
 		char *unbound_conf; /* extra libunbound config, NULL = none */
+		unsigned timeout;   /* seconds per query, default 30 */
 		size_t nstubs;
 		char **stub_zone; /* zone names */
 		char **stub_addr; /* "ip@port" each */

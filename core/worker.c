@@ -603,6 +603,7 @@ setup_dns(struct worker *w)
 	dc.mode = cfg->dns.mode ? DNS_MODE_RESOLVCONF : DNS_MODE_RECURSIVE;
 	dc.trust_anchor = cfg->dns.trust_anchor;
 	dc.unbound_conf = cfg->dns.unbound_conf;
+	dc.timeout_ms = cfg->dns.timeout * 1000u;
 	if (cfg->dns.nstubs > 0) {
 		stubs = calloc(cfg->dns.nstubs, sizeof(*stubs));
 		if (stubs == NULL)
