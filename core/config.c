@@ -112,6 +112,8 @@ static int parse_relay_networks(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_plugins(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_tls(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 
 #define CFG(f) offsetof(struct rmx_config, f)
 #define LIM(f) offsetof(struct rmx_limits, f)
@@ -143,6 +145,7 @@ static const struct key listener_keys[] = {
     {"mode", parse_mode, LST(mode), 0, 0},
     {"auth", parse_listener_auth, LST(auth), 0, 0},
     {"auth_plaintext", parse_bool, LST(auth_plaintext), 0, 0},
+    {"tls", parse_tls, LST(tls), 0, 0},
 };
 
 static const struct key limit_keys[] = {
@@ -833,6 +836,112 @@ parse_listener_auth(
 	if (parse_bool(c, s, dst, k) != 0)
 		return -1;
 	l->auth_explicit = true;
+	return 0;
+}
+
+/* One { cert = "..."; key = "..."; } of tls.certificates. */
+static int
+parse_tls_cert(
+    struct ctx *c, const config_setting_t *e, char **cert, char **key)
+{
+	int m;
+
+	if (want_type(c, e, CONFIG_TYPE_GROUP,
+		"a group, as in { cert = \"...\"; key = \"...\"; }") != 0)
+		return -1;
+	m = config_setting_length(e);
+	for (int j = 0; j < m; j++) {
+		const config_setting_t *v =
+		    config_setting_get_elem(e, (unsigned)j);
+		const char *name = config_setting_name(v), *str;
+		char **out;
+
+		if (strcmp(name, "cert") == 0)
+			out = cert;
+		else if (strcmp(name, "key") == 0)
+			out = key;
+		else
+			return serr(c, v, "unknown key (cert, key)");
+		if ((str = want_string(c, v)) == NULL)
+			return -1;
+		if (str[0] == '\0')
+			return serr(c, v, "must not be empty");
+		free(*out);
+		if ((*out = strdup(str)) == NULL)
+			return serr(c, v, "out of memory");
+	}
+	if (*cert == NULL || *key == NULL)
+		return serr(c, e, "cert and key are both required");
+	return 0;
+}
+
+/* A listener's tls group. */
+static int
+parse_tls(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	struct rmx_tls_cfg *t = dst;
+	int m;
+
+	(void)k;
+	if (want_type(c, s, CONFIG_TYPE_GROUP, "a group") != 0)
+		return -1;
+	t->min_version = 12;
+	t->handshake_timeout = 30;
+	m = config_setting_length(s);
+	for (int i = 0; i < m; i++) {
+		const config_setting_t *v =
+		    config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(v), *str;
+
+		if (strcmp(name, "certificates") == 0) {
+			int n = list_length(c, v,
+			    "a list of groups, as in ( { cert = \"...\"; key "
+			    "= \"...\"; } )");
+			if (n < 0)
+				return -1;
+			if (n == 0)
+				return serr(c, v, "at least one certificate");
+			t->cert = calloc((size_t)n, sizeof(char *));
+			t->key = calloc((size_t)n, sizeof(char *));
+			if (t->cert == NULL || t->key == NULL)
+				return serr(c, v, "out of memory");
+			for (int j = 0; j < n; j++) {
+				t->ncerts = (size_t)j + 1;
+				if (parse_tls_cert(c,
+					config_setting_get_elem(v, (unsigned)j),
+					&t->cert[j], &t->key[j]) != 0)
+					return -1;
+			}
+		} else if (strcmp(name, "min_version") == 0) {
+			if ((str = want_string(c, v)) == NULL)
+				return -1;
+			if (strcmp(str, "TLSv1.2") == 0)
+				t->min_version = 12;
+			else if (strcmp(str, "TLSv1.3") == 0)
+				t->min_version = 13;
+			else
+				return serr(c, v,
+				    "expected \"TLSv1.2\" or \"TLSv1.3\"");
+		} else if (strcmp(name, "ciphers") == 0) {
+			if ((str = want_string(c, v)) == NULL)
+				return -1;
+			free(t->ciphers);
+			if ((t->ciphers = strdup(str)) == NULL)
+				return serr(c, v, "out of memory");
+		} else if (strcmp(name, "handshake_timeout") == 0) {
+			struct key hk = {
+			    "handshake_timeout", parse_uint, 0, 1, 3600};
+			if (parse_uint(c, v, &t->handshake_timeout, &hk) != 0)
+				return -1;
+		} else {
+			return serr(c, v,
+			    "unknown key (certificates, min_version, ciphers, "
+			    "handshake_timeout)");
+		}
+	}
+	if (t->ncerts == 0)
+		return serr(c, s, "certificates is required");
 	return 0;
 }
 
@@ -1612,6 +1721,11 @@ config_finish(struct ctx *c)
 		struct rmx_listener_cfg *l = &cfg->listeners[i];
 		if (!l->auth_explicit)
 			l->auth = l->mode != LISTEN_SMTP;
+		if (l->mode == LISTEN_SUBMISSIONS && l->tls.ncerts == 0)
+			return ferr(c, NULL, 0, "listeners",
+			    "listener %s: mode \"submissions\" (implicit TLS) "
+			    "needs a tls group with certificates",
+			    l->address);
 	}
 	if (cfg->hostname == NULL &&
 	    (cfg->hostname = default_hostname()) == NULL)
@@ -1900,12 +2014,32 @@ config_print(const struct rmx_config *cfg, FILE *out)
 
 		fputs("\t{ address = ", out);
 		print_string(out, cfg->listeners[i].address);
-		fprintf(out,
-		    "; mode = \"%s\"; auth = %s; auth_plaintext = %s; }%s\n",
+		const struct rmx_tls_cfg *t = &cfg->listeners[i].tls;
+		fprintf(out, "; mode = \"%s\"; auth = %s; auth_plaintext = %s;",
 		    m < NKEYS(mode_names) ? mode_names[m] : "smtp",
 		    cfg->listeners[i].auth ? "true" : "false",
-		    cfg->listeners[i].auth_plaintext ? "true" : "false",
-		    i + 1 < cfg->nlisteners ? "," : "");
+		    cfg->listeners[i].auth_plaintext ? "true" : "false");
+		if (t->ncerts > 0) {
+			fputs("\n\t  tls = { certificates = (", out);
+			for (size_t j = 0; j < t->ncerts; j++) {
+				fputs(j ? ", { cert = " : " { cert = ", out);
+				print_string(out, t->cert[j]);
+				fputs("; key = ", out);
+				print_string(out, t->key[j]);
+				fputs("; }", out);
+			}
+			fprintf(out,
+			    " ); min_version = \"TLSv1.%d\"; "
+			    "handshake_timeout = %u;",
+			    t->min_version - 10, t->handshake_timeout);
+			if (t->ciphers != NULL) {
+				fputs(" ciphers = ", out);
+				print_string(out, t->ciphers);
+				fputs(";", out);
+			}
+			fputs(" };", out);
+		}
+		fprintf(out, " }%s\n", i + 1 < cfg->nlisteners ? "," : "");
 	}
 	fputs(");\nlocal_domains = [", out);
 	for (size_t i = 0; i < cfg->nlocal_domains; i++) {
@@ -2016,8 +2150,17 @@ config_free(struct rmx_config *cfg)
 	free(cfg->state_dir);
 	free(cfg->maildir_root);
 	free(cfg->log_file);
-	for (size_t i = 0; i < cfg->nlisteners; i++)
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		struct rmx_tls_cfg *t = &cfg->listeners[i].tls;
 		free(cfg->listeners[i].address);
+		for (size_t j = 0; j < t->ncerts; j++) {
+			free(t->cert[j]);
+			free(t->key[j]);
+		}
+		free(t->cert);
+		free(t->key);
+		free(t->ciphers);
+	}
 	free(cfg->listeners);
 	for (size_t i = 0; i < cfg->nlocal_domains; i++)
 		free(cfg->local_domains[i]);

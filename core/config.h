@@ -24,6 +24,16 @@ enum listener_mode {
 	LISTEN_SUBMISSIONS, /* 465: implicit TLS */
 };
 
+/* A listener's TLS settings (the `tls` group). */
+struct rmx_tls_cfg {
+	size_t ncerts;   /* 0: no TLS on this listener */
+	char **cert;     /* PEM certificate (chain) files; [0] is the default */
+	char **key;      /* PEM private key files, one per certificate */
+	int min_version; /* 12 (TLS 1.2, default) or 13 */
+	char *ciphers;   /* wolfSSL cipher list, NULL = default */
+	unsigned handshake_timeout; /* seconds, default 30 */
+};
+
 struct rmx_listener_cfg {
 	char *address; /* as written: "127.0.0.1:2525" or "[::1]:2525" */
 	struct sockaddr_storage addr;
@@ -32,6 +42,7 @@ struct rmx_listener_cfg {
 	bool auth;           /* offer AUTH (default: true on submission(s)) */
 	bool auth_plaintext; /* allow AUTH without TLS (default false) */
 	bool auth_explicit;  /* auth was set in the file (not defaulted) */
+	struct rmx_tls_cfg tls;
 };
 
 struct rmx_limits {

@@ -198,6 +198,12 @@ get_item(void *subj, int item, size_t idx, const char **val, size_t *len)
 	case RMX_ITEM_HELO:
 		v = s->greeted ? s->helo : NULL;
 		break;
+	case RMX_ITEM_TLS_VERSION:
+		v = s->tls_active ? s->tls_version : NULL;
+		break;
+	case RMX_ITEM_TLS_CIPHER:
+		v = s->tls_active ? s->tls_cipher : NULL;
+		break;
 	case RMX_ITEM_AUTH_MECH:
 		v = s->sasl_mech[0] ? s->sasl_mech : NULL;
 		break;

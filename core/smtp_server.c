@@ -323,11 +323,28 @@ cont_connect(struct smtp_session *s, struct hook_result *r)
 	buf_printf(&s->out, "220 %s ESMTP ringmx\r\n", s->ctx->cfg->hostname);
 }
 
+/* The listener has certificates: STARTTLS (or implicit TLS) works. */
+static bool
+tls_offered(const struct smtp_session *s)
+{
+	return s->listener != NULL && s->listener->tls.ncerts > 0;
+}
+
+/* Submission with TLS configured: nothing but EHLO/STARTTLS/QUIT... in
+ * plaintext (RFC 8314 section 3.3 spirit, RFC 6409). */
+static bool
+tls_required(const struct smtp_session *s)
+{
+	return !s->tls_active && tls_offered(s) &&
+	       s->listener->mode == LISTEN_SUBMISSION;
+}
+
+/* AUTH only over TLS, unless the listener allows plaintext. */
 static bool
 auth_offered(const struct smtp_session *s)
 {
 	return s->ctx->auth_hook && s->listener != NULL && s->listener->auth &&
-	       s->listener->auth_plaintext;
+	       (s->tls_active || s->listener->auth_plaintext);
 }
 
 static void
@@ -349,6 +366,8 @@ cont_helo(struct smtp_session *s, struct hook_result *r)
 	buf_printf(&s->out, "250-%s\r\n", s->ctx->cfg->hostname);
 	buf_printf(
 	    &s->out, "250-SIZE %llu\r\n", (unsigned long long)lim->message_max);
+	if (tls_offered(s) && !s->tls_active)
+		buf_printf(&s->out, "250-STARTTLS\r\n");
 	if (auth_offered(s))
 		buf_printf(&s->out, "250-AUTH PLAIN LOGIN\r\n");
 	for (size_t i = 0; i < nkw; i++)
@@ -439,6 +458,11 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 	if (!s->greeted) {
 		reply_errf(
 		    s, 503, "5.5.1", "Error: send HELO/EHLO first", "MAIL");
+		return;
+	}
+	if (tls_required(s)) {
+		reply_errf(s, 530, "5.7.0",
+		    "Must issue a STARTTLS command first", "MAIL");
 		return;
 	}
 	if (s->has_mail) {
@@ -650,14 +674,23 @@ start_message(struct smtp_session *s)
 	qid_format(s->qid, id);
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	if (s->mp.smtputf8)
-		proto = "UTF8SMTP";
+	/* RFC 3848 / RFC 6531 protocol names: S for TLS, A for AUTH */
+	static const char *const protos[] = {"ESMTP", "ESMTPS", "ESMTPA",
+	    "ESMTPSA", "UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", "UTF8SMTPSA"};
+	if (s->esmtp || s->mp.smtputf8)
+		proto = protos[(s->tls_active ? 1 : 0) +
+			       (s->auth_user != NULL ? 2 : 0) +
+			       (s->mp.smtputf8 ? 4 : 0)];
 	else
-		proto = s->esmtp ? "ESMTP" : "SMTP";
+		proto = "SMTP";
 	buf_reset(&s->body);
-	buf_printf(&s->body,
-	    "Received: from %s ([%s])\r\n\tby %s (ringmx) with %s id %s",
-	    s->helo, s->client_ip, cfg->hostname, proto, id);
+	buf_printf(
+	    &s->body, "Received: from %s ([%s])\r\n", s->helo, s->client_ip);
+	if (s->tls_active)
+		buf_printf(&s->body, "\t(using %s with cipher %s)\r\n",
+		    s->tls_version, s->tls_cipher);
+	buf_printf(&s->body, "\tby %s (ringmx) with %s id %s", cfg->hostname,
+	    proto, id);
 	if (s->nrcpt == 1)
 		buf_printf(&s->body, "\r\n\tfor <%s>", s->rcpts[0].addr);
 	buf_printf(&s->body, "; %s\r\n", date);
@@ -1019,6 +1052,12 @@ cmd_auth(struct smtp_session *s, const struct smtp_cmd *c)
 {
 	size_t n = 0;
 
+	if (tls_required(s) || (!auth_offered(s) && !s->tls_active &&
+				   tls_offered(s) && s->listener->auth)) {
+		reply_errf(s, 530, "5.7.0",
+		    "Must issue a STARTTLS command first", "AUTH");
+		return;
+	}
 	if (!auth_offered(s) || !s->esmtp) {
 		reply_errf(s, 503, "5.5.1", "Error: authentication not enabled",
 		    "AUTH");
@@ -1064,6 +1103,46 @@ cmd_auth(struct smtp_session *s, const struct smtp_cmd *c)
 	    s->sasl == SASL_PLAIN ? "334 \r\n" : "334 VXNlcm5hbWU6\r\n");
 }
 
+/*
+ * STARTTLS (RFC 3207): the 220 goes out in plaintext, everything the
+ * client pipelined after the command is thrown away (CVE-2011-0411), and
+ * the session forgets what it learned (section 4.2): HELO, AUTH,
+ * transaction. The worker switches the connection to TLS once the 220 is
+ * on its way (starttls_req).
+ */
+static void
+cmd_starttls(struct smtp_session *s, const struct smtp_cmd *c)
+{
+	if (!tls_offered(s)) {
+		reply_errf(s, 502, "5.5.1",
+		    "Error: STARTTLS is not offered here", "STARTTLS");
+		return;
+	}
+	if (s->tls_active) {
+		reply_errf(
+		    s, 503, "5.5.1", "Error: TLS already active", "STARTTLS");
+		return;
+	}
+	if (c->arg_len != 0) {
+		reply_errf(s, 501, "5.5.4", "Syntax: STARTTLS", "STARTTLS");
+		return;
+	}
+	if (s->has_mail) {
+		reply_errf(s, 503, "5.5.1",
+		    "Error: STARTTLS not allowed during a mail transaction",
+		    "STARTTLS");
+		return;
+	}
+	reply(s, 220, "2.0.0", "Ready to start TLS");
+	reset_transaction(s);
+	s->greeted = false;
+	s->esmtp = false;
+	s->helo[0] = '\0';
+	free(s->auth_user);
+	s->auth_user = NULL;
+	s->starttls_req = true;
+}
+
 static void
 cmd_simple(struct smtp_session *s, const struct smtp_cmd *c)
 {
@@ -1102,8 +1181,7 @@ cmd_simple(struct smtp_session *s, const struct smtp_cmd *c)
 		    "VRFY HELP");
 		return;
 	case SMTP_VERB_STARTTLS:
-		reply_errf(s, 502, "5.5.1",
-		    "Error: STARTTLS is not offered here", "STARTTLS");
+		cmd_starttls(s, c);
 		return;
 	default:
 		reply_errf(s, 500, "5.5.1", "Error: command not recognized",
@@ -1267,6 +1345,8 @@ smtp_session_input(struct smtp_session *s, const uint8_t *in, size_t len)
 	while (off < len) {
 		size_t n;
 
+		if (s->starttls_req)
+			return len; /* pipelined after STARTTLS: discarded */
 		switch (s->state) {
 		case SMTP_S_COMMAND:
 			n = input_command(s, in + off, len - off);
@@ -1290,6 +1370,18 @@ smtp_session_input(struct smtp_session *s, const uint8_t *in, size_t len)
 		off += n;
 	}
 	return off;
+}
+
+/* smtp_session_tls_done - the TLS handshake finished */
+void
+smtp_session_tls_done(
+    struct smtp_session *s, const char *version, const char *cipher)
+{
+	s->starttls_req = false;
+	s->tls_active = true;
+	snprintf(s->tls_version, sizeof(s->tls_version), "%s", version);
+	snprintf(s->tls_cipher, sizeof(s->tls_cipher), "%s", cipher);
+	run_info_hook(s, RMX_HOOK_STARTTLS);
 }
 
 /* smtp_session_eof - peer went away */

@@ -84,7 +84,12 @@ struct smtp_session {
 	char sasl_user[256], sasl_pass[256];
 	char helo[256];
 	bool greeted; /* HELO/EHLO seen */
-	bool esmtp;   /* EHLO (not HELO) */
+	/* TLS: STARTTLS accepted, the worker switches after the 220 */
+	bool starttls_req;
+	bool tls_active; /* handshake done (STARTTLS or implicit) */
+	char tls_version[16];
+	char tls_cipher[64];
+	bool esmtp; /* EHLO (not HELO) */
 	unsigned ncmds, nerrors;
 
 	/* transaction */
@@ -141,6 +146,10 @@ void smtp_session_refuse(
  */
 size_t smtp_session_input(
     struct smtp_session *s, const uint8_t *in, size_t len);
+/* The worker finished the TLS handshake (after STARTTLS, or before the
+ * greeting on an implicit-TLS listener). */
+void smtp_session_tls_done(
+    struct smtp_session *s, const char *version, const char *cipher);
 /* The peer closed or the connection failed (for logs). */
 void smtp_session_eof(struct smtp_session *s);
 /*

@@ -38,6 +38,8 @@
 #include "scheduler.h"
 #include "smtp_server.h"
 #include "timer_wheel.h"
+#include "tls_conn.h"
+#include "tls_server.h"
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/ecc.h>
 
@@ -72,6 +74,9 @@ struct conn {
 	struct timer_entry tarpit; /* kind 1: a held-back reply */
 	bool flush_queued;
 	struct conn *flush_next;
+	/* TLS (heap, NULL in plaintext): STARTTLS or implicit TLS */
+	struct tls_conn *tls;
+	bool implicit_tls; /* greet after the handshake */
 	struct smtp_session sess;
 };
 
@@ -101,6 +106,7 @@ struct worker {
 	struct outbound *ob;      /* outbound SMTP/LMTP connections */
 	struct dns_resolver *dns; /* this worker's resolver, or NULL */
 	struct authfail *af_head, **af_tail; /* AUTH failures to expire */
+	struct tls_server **tls_srv; /* per listener, NULL without TLS */
 	struct smtp_server_ctx sctx;
 	struct timer_wheel tw;
 	struct conn **slots;
@@ -265,6 +271,10 @@ conn_maybe_free(struct worker *w, struct conn *c)
 	    (unsigned long long)c->sess.conn_id, c->sess.client_ip,
 	    c->sess.ncmds, c->sess.nerrors);
 	smtp_session_free(&c->sess);
+	if (c->tls != NULL) {
+		tls_conn_free(c->tls);
+		free(c->tls);
+	}
 	buf_free(&c->in);
 	buf_free(&c->sending);
 	w->slots[c->slot] = NULL;
@@ -339,29 +349,60 @@ send_now(struct worker *w, struct conn *c)
 }
 
 /* Send what the session produced (one send in flight per socket). */
+static void start_tls(struct worker *w, struct conn *c);
+
 static void
 conn_flush(struct worker *w, struct conn *c)
 {
+	struct buf *src = &c->sess.out;
+
 	if (c->shut || c->send_inflight)
 		return;
-	if (c->sess.out.len > 0) {
+	if (c->tls != NULL) {
+		/* replies go through TLS once the handshake is done */
+		if (c->tls->done && c->sess.out.len > 0) {
+			if (tls_conn_write(c->tls, c->sess.out.data,
+				c->sess.out.len) != 0) {
+				conn_shutdown(w, c);
+				return;
+			}
+			buf_reset(&c->sess.out);
+		}
+		src = &c->tls->out;
+	}
+	if (src->len > 0) {
 		struct buf t = c->sending;
-		c->sending = c->sess.out;
-		c->sess.out = t;
-		buf_reset(&c->sess.out);
+		c->sending = *src;
+		*src = t;
+		buf_reset(src);
 		c->sent = 0;
 		send_now(w, c);
+		/* the 220 to STARTTLS is on its way in plaintext: what the
+		 * client sends from now on is TLS */
+		if (c->tls == NULL && c->sess.starttls_req)
+			start_tls(w, c);
 		return;
 	}
+	if (c->tls == NULL && c->sess.starttls_req)
+		start_tls(w, c);
 	if (c->sess.close_after_flush && !c->sess.op_inflight &&
 	    !smtp_session_paused(&c->sess))
 		conn_shutdown(w, c);
+}
+
+static unsigned
+listener_index(struct worker *w, const struct conn *c)
+{
+	return (unsigned)(c->sess.listener - w->p.cfg->listeners);
 }
 
 static void
 conn_arm_timer(struct worker *w, struct conn *c)
 {
 	unsigned secs = smtp_session_timeout_secs(&c->sess);
+
+	if (c->tls != NULL && !c->tls->done)
+		secs = c->sess.listener->tls.handshake_timeout;
 	int64_t left =
 	    c->started + (int64_t)w->p.cfg->limits.timeout_session - w->tw.now;
 
@@ -402,9 +443,12 @@ conn_process(struct worker *w, struct conn *c)
 	flush_later(w, c);
 }
 
+/* Plaintext for the session (from the socket or out of TLS). */
 static void
-conn_input(struct worker *w, struct conn *c, const uint8_t *data, size_t n)
+session_input(struct worker *w, struct conn *c, const uint8_t *data, size_t n)
 {
+	if (c->sess.starttls_req)
+		return; /* after STARTTLS, before TLS: injected, dropped */
 	if (c->in.len == 0 && !smtp_session_paused(&c->sess)) {
 		size_t used = smtp_session_input(&c->sess, data, n);
 		if (used < n && c->sess.state != SMTP_S_CLOSED)
@@ -413,6 +457,90 @@ conn_input(struct worker *w, struct conn *c, const uint8_t *data, size_t n)
 		buf_append(&c->in, data, n);
 	}
 	conn_process(w, c);
+}
+
+static void
+tls_failed(struct worker *w, struct conn *c, const char *why)
+{
+	log_event(LOG_NOTICE, "tls_failed", "conn=%llu ip=%s err=\"%s\"",
+	    (unsigned long long)c->sess.conn_id, c->sess.client_ip, why);
+	buf_reset(&c->sess.out);
+	c->sess.close_after_flush = true;
+	smtp_session_eof(&c->sess);
+	/* send a TLS alert if wolfSSL wrote one, then close */
+	flush_later(w, c);
+}
+
+/* The connection becomes TLS: STARTTLS's 220 has been queued, or an
+ * implicit-TLS listener accepted it. */
+static void
+start_tls(struct worker *w, struct conn *c)
+{
+	const struct tls_server *srv = w->tls_srv[listener_index(w, c)];
+
+	if (srv == NULL || (c->tls = calloc(1, sizeof(*c->tls))) == NULL) {
+		conn_shutdown(w, c);
+		return;
+	}
+	tls_conn_init_server(c->tls, srv);
+	buf_reset(&c->in); /* nothing received before the switch counts */
+	conn_arm_timer(w, c);
+}
+
+/* Ciphertext arrived: handshake, then plaintext to the session. */
+static void
+tls_input(struct worker *w, struct conn *c, const uint8_t *data, size_t n)
+{
+	uint8_t plain[16384];
+	long got;
+
+	if (c->tls->failed || tls_conn_feed(c->tls, data, n) != 0)
+		return;
+	if (!c->tls->done) {
+		int rc = tls_conn_handshake(c->tls);
+		if (rc < 0) {
+			tls_failed(w, c, c->tls->err);
+			return;
+		}
+		flush_later(w, c);
+		if (rc == 0)
+			return;
+		log_event(LOG_INFO, "tls",
+		    "conn=%llu ip=%s version=%s cipher=%s sni=\"%s\"",
+		    (unsigned long long)c->sess.conn_id, c->sess.client_ip,
+		    tls_conn_version(c->tls), tls_conn_cipher(c->tls),
+		    c->tls->sni);
+		smtp_session_tls_done(&c->sess, tls_conn_version(c->tls),
+		    tls_conn_cipher(c->tls));
+		if (c->implicit_tls) {
+			c->implicit_tls = false;
+			smtp_session_greet(&c->sess);
+		}
+		conn_arm_timer(w, c);
+	}
+	while ((got = tls_conn_read(c->tls, plain, sizeof(plain))) > 0)
+		session_input(w, c, plain, (size_t)got);
+	if (got < 0 && !c->shut) {
+		if (c->tls->failed) {
+			tls_failed(w, c, c->tls->err);
+			return;
+		}
+		/* close_notify: as a TCP end of stream */
+		c->sess.close_after_flush = true;
+		if (!smtp_session_paused(&c->sess) &&
+		    c->sess.state != SMTP_S_HOOK)
+			smtp_session_eof(&c->sess);
+	}
+	flush_later(w, c);
+}
+
+static void
+conn_input(struct worker *w, struct conn *c, const uint8_t *data, size_t n)
+{
+	if (c->tls != NULL)
+		tls_input(w, c, data, n);
+	else
+		session_input(w, c, data, n);
 }
 
 /* ---- completions ---- */
@@ -494,7 +622,18 @@ on_accept(struct worker *w, unsigned li, int res, unsigned flags)
 	c->ip_counted = true;
 	log_event(LOG_INFO, "connect", "conn=%llu ip=%s worker=%u",
 	    (unsigned long long)c->sess.conn_id, ip, w->p.index);
-	smtp_session_greet(&c->sess);
+	if (c->sess.listener->mode == LISTEN_SUBMISSIONS) {
+		/* implicit TLS (RFC 8314): the greeting comes after the
+		 * handshake */
+		c->implicit_tls = true;
+		start_tls(w, c);
+		if (c->shut) {
+			conn_maybe_free(w, c);
+			return;
+		}
+	} else {
+		smtp_session_greet(&c->sess);
+	}
 	arm_recv(w, c);
 	conn_arm_timer(w, c);
 	flush_later(w, c);
@@ -763,8 +902,15 @@ on_timer(void *arg, struct timer_entry *e)
 		timer_arm(&w->tw, &c->timer, 1);
 		return;
 	}
-	if (c->sess.state == SMTP_S_CLOSED) {
-		/* the peer does not read our last reply */
+	if (c->sess.state == SMTP_S_CLOSED ||
+	    (c->tls != NULL && !c->tls->done)) {
+		/* the peer does not read our last reply, or stalls in the
+		 * TLS handshake: no reply can reach it */
+		if (c->tls != NULL && !c->tls->done)
+			log_event(LOG_NOTICE, "tls_failed",
+			    "conn=%llu ip=%s err=\"handshake timed out\"",
+			    (unsigned long long)c->sess.conn_id,
+			    c->sess.client_ip);
 		conn_shutdown(w, c);
 		conn_maybe_free(w, c);
 		return;
@@ -993,6 +1139,19 @@ setup(struct worker *w)
 			return -1;
 	}
 	w->af_tail = &w->af_head;
+	if ((w->tls_srv = calloc(cfg->nlisteners, sizeof(*w->tls_srv))) ==
+	    NULL) {
+		snprintf(w->err, sizeof(w->err), "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		if (cfg->listeners[i].tls.ncerts == 0)
+			continue;
+		w->tls_srv[i] = tls_server_new(
+		    &cfg->listeners[i].tls, w->err, sizeof(w->err));
+		if (w->tls_srv[i] == NULL)
+			return -1;
+	}
 	w->sctx.cfg = cfg;
 	w->sctx.shard = w->p.shards[0];
 	w->sctx.submit = submit_commit;
@@ -1101,6 +1260,9 @@ teardown(struct worker *w)
 	expire_auth_failures(w, true);
 	scheduler_free(w->sched);
 	dns_resolver_free(w->dns);
+	for (size_t i = 0; w->tls_srv != NULL && i < w->p.cfg->nlisteners; i++)
+		tls_server_free(w->tls_srv[i]);
+	free(w->tls_srv);
 	for (size_t i = 0; w->lfds != NULL && i < w->p.cfg->nlisteners; i++)
 		if (w->lfds[i] >= 0)
 			close(w->lfds[i]);

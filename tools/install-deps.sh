@@ -9,7 +9,7 @@ BUILD_PKGS="gcc make pkg-config liburing-dev libwolfssl-dev libunbound-dev dns-r
 liblmdb-dev libsodium-dev libconfig-dev libldns-dev libpsl-dev publicsuffix"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev swaks python3 \
 python3-pytest python3-aiosmtpd python3-dkim python3-spf python3-authres \
-python3-dnspython python3-yaml openssl strace lmdb-utils \
+python3-dnspython python3-yaml libnet-ssleay-perl openssl strace lmdb-utils \
 clang-format cppcheck nsd ldnsutils dns-root-data postfix"
 BENCH_PKGS="postfix procps"
 

@@ -217,7 +217,12 @@ static const char full_text[] =
     "listeners = (\n"
     "  { address = \"0.0.0.0:25\"; },\n"
     "  { address = \"[::1]:587\"; mode = \"submission\"; },\n"
-    "  { address = \"[2001:db8::7]:465\"; mode = \"submissions\"; }\n"
+    "  { address = \"[2001:db8::7]:465\"; mode = \"submissions\";\n"
+    "    tls = { certificates = ( { cert = \"/etc/ringmx/mx.pem\";\n"
+    "      key = \"/etc/ringmx/mx.key\"; },\n"
+    "      { cert = \"b.pem\"; key = \"b.key\"; } );\n"
+    "      min_version = \"TLSv1.3\"; handshake_timeout = 9;\n"
+    "      ciphers = \"TLS13-AES128-GCM-SHA256\"; }; }\n"
     ");\n"
     "local_domains = [ \"Example.ORG\", \"mail.example.net.\" ];\n"
     "limits = {\n"
@@ -263,6 +268,15 @@ check_full(const struct rmx_config *cfg)
 	    cfg->listeners[1].addrlen, sizeof(struct sockaddr_in6));
 	assert_int_equal(port_of(&cfg->listeners[1]), 587);
 	assert_int_equal(cfg->listeners[2].mode, LISTEN_SUBMISSIONS);
+	assert_int_equal(cfg->listeners[2].tls.ncerts, 2);
+	assert_string_equal(
+	    cfg->listeners[2].tls.cert[0], "/etc/ringmx/mx.pem");
+	assert_string_equal(cfg->listeners[2].tls.key[1], "b.key");
+	assert_int_equal(cfg->listeners[2].tls.min_version, 13);
+	assert_int_equal(cfg->listeners[2].tls.handshake_timeout, 9);
+	assert_string_equal(
+	    cfg->listeners[2].tls.ciphers, "TLS13-AES128-GCM-SHA256");
+	assert_int_equal(cfg->listeners[0].tls.ncerts, 0);
 	assert_int_equal(port_of(&cfg->listeners[2]), 465);
 	a6 = (const struct sockaddr_in6 *)&cfg->listeners[2].addr;
 	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", &want), 1);
@@ -412,6 +426,29 @@ test_unknown_keys(void **state)
 	    "test.cfg:2: ", "limits.hold: unknown key");
 	expect_err(LISTENER "rcpt_max = 10;\n",
 	    "test.cfg:2: ", "rcpt_max: unknown key");
+}
+
+static void
+test_tls_errors(void **state)
+{
+	(void)state;
+	expect_err("listeners = ( { address = \"127.0.0.1:25\";\n"
+		   "  tls = { certificates = ( { cert = \"a\"; } ); }; } );\n",
+	    "test.cfg:2", "cert and key are both required");
+	expect_err("listeners = ( { address = \"127.0.0.1:25\";\n"
+		   "  tls = { min_version = \"TLSv1.2\"; }; } );\n",
+	    "test.cfg:2", "certificates is required");
+	expect_err("listeners = ( { address = \"127.0.0.1:25\";\n"
+		   "  tls = { certificates = ( { cert = \"a\"; key = \"b\"; "
+		   "} );\n min_version = \"TLSv1.1\"; }; } );\n",
+	    "test.cfg:3", "TLSv1.2");
+	expect_err("listeners = ( { address = \"127.0.0.1:25\";\n"
+		   "  tls = { certificates = ( { cert = \"a\"; key = \"b\"; "
+		   "} );\n colour = 1; }; } );\n",
+	    "test.cfg:3", "unknown key");
+	expect_err("listeners = ( { address = \"127.0.0.1:465\"; "
+		   "mode = \"submissions\"; } );\n",
+	    "submissions", "needs a tls group");
 }
 
 static void
@@ -860,6 +897,7 @@ main(void)
 		test_include_relative, tmpdir_setup, tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_unknown_keys, tmpdir_setup, tmpdir_teardown),
+	    cmocka_unit_test(test_tls_errors),
 	    cmocka_unit_test(test_wrong_types),
 	    cmocka_unit_test(test_bad_addresses),
 	    cmocka_unit_test(test_bad_mode),
