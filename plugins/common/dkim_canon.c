@@ -221,17 +221,32 @@ hash_sink(void *ctx, const void *data, size_t len)
 {
 	struct dkim_body_hash *bh = ctx;
 
+	bh->canon_total += len;
+	if (bh->canon_len >= bh->limit)
+		return;
+	if (len > bh->limit - bh->canon_len)
+		len = (size_t)(bh->limit - bh->canon_len);
 	crypto_hash_sha256_update(&bh->sha, data, len);
 	bh->canon_len += len;
+}
+
+/* dkim_body_hash_init_limit - see dkim_canon.h. */
+void
+dkim_body_hash_init_limit(
+    struct dkim_body_hash *bh, enum dkim_canon mode, uint64_t limit)
+{
+	crypto_hash_sha256_init(&bh->sha);
+	bh->canon_len = 0;
+	bh->canon_total = 0;
+	bh->limit = limit;
+	dkim_body_canon_init(&bh->canon, mode, hash_sink, bh);
 }
 
 /* dkim_body_hash_init - see dkim_canon.h. */
 void
 dkim_body_hash_init(struct dkim_body_hash *bh, enum dkim_canon mode)
 {
-	crypto_hash_sha256_init(&bh->sha);
-	bh->canon_len = 0;
-	dkim_body_canon_init(&bh->canon, mode, hash_sink, bh);
+	dkim_body_hash_init_limit(bh, mode, DKIM_BODY_NO_LIMIT);
 }
 
 /* dkim_body_hash_update - see dkim_canon.h. */
@@ -282,4 +297,71 @@ dkim_base64_encode(const void *in, size_t n, char *out)
 	}
 	out[o] = '\0';
 	return o;
+}
+
+static int
+b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* dkim_base64_decode - see dkim_canon.h. */
+int
+dkim_base64_decode(
+    const char *in, size_t n, unsigned char *out, size_t cap, size_t *outlen)
+{
+	uint32_t acc = 0;
+	size_t o = 0, q = 0, pad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+		int v;
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (c == '=') {
+			/* padding: only the last one or two of a group */
+			if (q < 2 || ++pad > 2)
+				return -1;
+			q++;
+			continue;
+		}
+		if (pad > 0 || (v = b64_val(c)) < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		if (++q < 4)
+			continue;
+		if (cap - o < 3)
+			return -1;
+		out[o++] = (unsigned char)(acc >> 16);
+		out[o++] = (unsigned char)(acc >> 8);
+		out[o++] = (unsigned char)acc;
+		acc = 0;
+		q = 0;
+	}
+	if (pad > 0) {
+		/* the padded group is complete: q == 4 */
+		if (q != 4)
+			return -1;
+		acc <<= 6 * pad;
+		if (cap - o < 3 - pad)
+			return -1;
+		out[o++] = (unsigned char)(acc >> 16);
+		if (pad == 1)
+			out[o++] = (unsigned char)(acc >> 8);
+	} else if (q != 0) {
+		return -1;
+	}
+	*outlen = o;
+	return 0;
 }

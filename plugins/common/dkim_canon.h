@@ -1,9 +1,9 @@
 /*
  * dkim_canon.h - DKIM canonicalisation (RFC 6376 section 3.4) shared by
- * the DKIM plugins (dkim_sign, and a verifier later): header fields
- * "simple" and "relaxed", a streaming body canonicaliser for both
- * algorithms, the SHA-256 body hash of a body fed in chunks (no l= body
- * length limit), and base64 encoding.
+ * the DKIM plugins (dkim_sign and dkim_verify): header fields "simple"
+ * and "relaxed", a streaming body canonicaliser for both algorithms, the
+ * SHA-256 body hash of a body fed in chunks (optionally cut at an l= body
+ * length limit), and base64 encoding and decoding.
  *
  * Pure code: no I/O, no global state, no plugin ABI types. Every function
  * is safe to call from any thread on its own state.
@@ -99,17 +99,28 @@ void dkim_body_canon_update(
 void dkim_body_canon_final(struct dkim_body_canon *bc);
 
 /*
- * Body hash (the bh= tag) of a whole body with SHA-256: canonicalise and
- * hash in one pass, chunk by chunk. No l= limit: all of the body counts.
+ * Body hash (the bh= tag) of a body with SHA-256: canonicalise and hash
+ * in one pass, chunk by chunk. Only the first `limit` octets of the
+ * canonical body are hashed (the l= tag, RFC 6376 section 3.5);
+ * DKIM_BODY_NO_LIMIT hashes all of it.
  */
+#define DKIM_BODY_NO_LIMIT UINT64_MAX
+
 struct dkim_body_hash {
 	struct dkim_body_canon canon;
 	crypto_hash_sha256_state sha;
-	uint64_t canon_len; /* canonical octets hashed so far */
+	uint64_t canon_len;   /* canonical octets hashed so far */
+	uint64_t canon_total; /* canonical octets produced (hashed or not) */
+	uint64_t limit;       /* hash at most this many canonical octets */
 };
 
-/* dkim_body_hash_init - start the body hash of one body. */
+/* dkim_body_hash_init - start the body hash of one body, all of it. */
 void dkim_body_hash_init(struct dkim_body_hash *bh, enum dkim_canon mode);
+/* dkim_body_hash_init_limit - the same, hashing at most limit canonical
+ * octets (canon_total still counts the whole canonical body, so a caller
+ * sees whether the limit left something unsigned). */
+void dkim_body_hash_init_limit(
+    struct dkim_body_hash *bh, enum dkim_canon mode, uint64_t limit);
 /* dkim_body_hash_update - the next len octets of the (raw) body. */
 void dkim_body_hash_update(
     struct dkim_body_hash *bh, const void *data, size_t len);
@@ -126,5 +137,18 @@ void dkim_body_hash_final(
  * octets; NUL-terminated. Returns the length without the NUL.
  */
 size_t dkim_base64_encode(const void *in, size_t n, char *out);
+
+/* Most octets the base64 text of n characters decodes to. */
+#define DKIM_BASE64_DECODED_MAX(n) (((n) / 4) * 3)
+
+/*
+ * dkim_base64_decode - RFC 4648 base64 of n characters into out (cap
+ * octets), as found in DKIM tags: SP, TAB, CR and LF anywhere are
+ * ignored (FWS); the rest must be groups of four alphabet characters,
+ * the last one possibly padded with one or two "=". 0 and *outlen, or
+ * -1 for another character, a bad length or padding, or no room.
+ */
+int dkim_base64_decode(
+    const char *in, size_t n, unsigned char *out, size_t cap, size_t *outlen);
 
 #endif
