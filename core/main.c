@@ -198,7 +198,8 @@ fail:
 
 /*
  * SIGHUP: read and validate the configuration file again; plugins get
- * their new settings (tables, keys) atomically. Other settings apply at
+ * their new settings (tables, keys) atomically, and every worker re-reads
+ * the TLS certificate and key files (same paths). Other settings apply at
  * the next restart (a full live reload arrives with the control socket).
  * A bad file changes nothing.
  */
@@ -413,6 +414,8 @@ main(int argc, char **argv)
 				worker_request_stop(workers[i]);
 		} else if (sig == SIGHUP) {
 			reload(cfgpath, plugins);
+			for (unsigned i = 0; i < cfg->workers; i++)
+				worker_reload_tls(workers[i]);
 		}
 		if (!stopping)
 			continue;

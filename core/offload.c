@@ -14,6 +14,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/ecc.h>
+
 struct offload {
 	_Atomic(struct offload_job *) todo; /* pushed by loop */
 	_Atomic(struct offload_job *) done; /* pushed by helper */
@@ -88,6 +91,9 @@ helper_main(void *arg)
 			signal_fd(o->notify_fd);
 		}
 	}
+	/* Jobs may use ECC (TLS certificate self-tests): free wolfSSL's
+	 * per-thread fixed-point cache before the thread ends. */
+	wc_ecc_fp_free();
 	return NULL;
 }
 

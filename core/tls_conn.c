@@ -54,7 +54,7 @@ send_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 
 /* tls_conn_init_server - a server connection, no ssl object yet */
 void
-tls_conn_init_server(struct tls_conn *t, const struct tls_server *srv)
+tls_conn_init_server(struct tls_conn *t, struct tls_server *const *srv)
 {
 	memset(t, 0, sizeof(*t));
 	t->server = srv;
@@ -125,7 +125,11 @@ server_start(struct tls_conn *t)
 		if (ok)
 			memcpy(t->sni, name, (size_t)nlen + 1);
 	}
-	ctx = tls_server_pick(t->server, t->sni);
+	if (*t->server == NULL) {
+		set_failed(t, "no certificate");
+		return -1;
+	}
+	ctx = tls_server_pick(*t->server, t->sni);
 	if ((t->ssl = wolfSSL_new(ctx)) == NULL) {
 		set_failed(t, "cannot create a TLS session");
 		return -1;

@@ -29,8 +29,11 @@ struct tls_server;
 
 struct tls_conn {
 	WOLFSSL *ssl; /* server: NULL until the ClientHello has arrived */
-	const struct tls_server *server; /* server side: certificates */
-	struct buf in;                   /* ciphertext not yet read */
+	/* server side: the worker's current certificates for this
+	 * listener, read when the ClientHello arrives (a reload may swap
+	 * them meanwhile) */
+	struct tls_server *const *server;
+	struct buf in; /* ciphertext not yet read */
 	size_t in_off;
 	struct buf out; /* ciphertext to send */
 	bool done;      /* handshake complete */
@@ -39,8 +42,9 @@ struct tls_conn {
 	char sni[256];  /* the name the client asked for, or "" */
 };
 
-/* Server side: certificates from srv (borrowed; must outlive t). */
-void tls_conn_init_server(struct tls_conn *t, const struct tls_server *srv);
+/* Server side: certificates from *srv when the ClientHello arrives (srv
+ * points to the worker's slot for the listener; borrowed). */
+void tls_conn_init_server(struct tls_conn *t, struct tls_server *const *srv);
 void tls_conn_free(struct tls_conn *t);
 
 /* Ciphertext from the socket. 0, or -1 out of memory (t->failed). */

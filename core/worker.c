@@ -107,6 +107,9 @@ struct worker {
 	struct dns_resolver *dns; /* this worker's resolver, or NULL */
 	struct authfail *af_head, **af_tail; /* AUTH failures to expire */
 	struct tls_server **tls_srv; /* per listener, NULL without TLS */
+	atomic_uint tls_gen;         /* SHARED: bumped by worker_reload_tls */
+	unsigned tls_gen_seen;
+	bool tls_reloading; /* a reload job is on the offload thread */
 	struct smtp_server_ctx sctx;
 	struct timer_wheel tw;
 	struct conn **slots;
@@ -476,9 +479,9 @@ tls_failed(struct worker *w, struct conn *c, const char *why)
 static void
 start_tls(struct worker *w, struct conn *c)
 {
-	const struct tls_server *srv = w->tls_srv[listener_index(w, c)];
+	struct tls_server **srv = &w->tls_srv[listener_index(w, c)];
 
-	if (srv == NULL || (c->tls = calloc(1, sizeof(*c->tls))) == NULL) {
+	if (*srv == NULL || (c->tls = calloc(1, sizeof(*c->tls))) == NULL) {
 		conn_shutdown(w, c);
 		return;
 	}
@@ -798,6 +801,77 @@ submit_commit(void *arg, struct qop *op)
 
 static void begin_stop(struct worker *w);
 
+/* Certificates re-read on the offload thread (file I/O and the
+ * self-test handshakes stay off the loop), swapped in on the loop. */
+struct tls_reload_job {
+	struct offload_job base; /* first */
+	const struct rmx_config *cfg;
+	struct tls_server **srv; /* new set, one per listener */
+	char err[512];
+	bool failed;
+};
+
+static void
+tls_reload_run(struct offload_job *job)
+{
+	struct tls_reload_job *j = (struct tls_reload_job *)job;
+
+	for (size_t i = 0; i < j->cfg->nlisteners && !j->failed; i++) {
+		if (j->cfg->listeners[i].tls.ncerts == 0)
+			continue;
+		j->srv[i] = tls_server_new(
+		    &j->cfg->listeners[i].tls, j->err, sizeof(j->err));
+		j->failed = j->srv[i] == NULL;
+	}
+}
+
+static void
+tls_reload_start(struct worker *w)
+{
+	struct tls_reload_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL ||
+	    (j->srv = calloc(w->p.cfg->nlisteners, sizeof(*j->srv))) == NULL) {
+		free(j);
+		return;
+	}
+	j->base.run = tls_reload_run;
+	j->cfg = w->p.cfg;
+	w->tls_reloading = true;
+	offload_submit(w->off, &j->base);
+}
+
+static void
+tls_reload_done(struct worker *w, struct tls_reload_job *j)
+{
+	struct tls_server **old = j->srv;
+	char q[600];
+
+	w->tls_reloading = false;
+	if (j->failed) {
+		log_event(LOG_ERR, "tls_reload",
+		    "worker=%u result=failed reason=%s "
+		    "effect=\"the old certificates stay in use\"",
+		    w->p.index, log_quote(j->err, q, sizeof(q)));
+	} else {
+		/* Connections in a handshake keep their WOLFSSL objects,
+		 * which hold references to the old contexts. */
+		old = w->tls_srv;
+		w->tls_srv = j->srv;
+		log_event(LOG_NOTICE, "tls_reload", "worker=%u result=ok",
+		    w->p.index);
+	}
+	for (size_t i = 0; i < w->p.cfg->nlisteners; i++)
+		tls_server_free(old[i]);
+	free(old);
+	free(j);
+	/* a newer request arrived meanwhile */
+	if (atomic_load(&w->tls_gen) != w->tls_gen_seen) {
+		w->tls_gen_seen = atomic_load(&w->tls_gen);
+		tls_reload_start(w);
+	}
+}
+
 static void
 on_notify(struct worker *w)
 {
@@ -823,8 +897,16 @@ on_notify(struct worker *w)
 	}
 	for (j = offload_reap(w->off); j != NULL; j = jn) {
 		jn = j->next;
-		if (!plugin_offload_done(w->pw, j))
+		if (j->run == tls_reload_run)
+			tls_reload_done(w, (struct tls_reload_job *)j);
+		else if (!plugin_offload_done(w->pw, j))
 			scheduler_job_done(w->sched, j);
+	}
+	if (atomic_load_explicit(&w->tls_gen, memory_order_acquire) !=
+		w->tls_gen_seen &&
+	    !w->tls_reloading && !w->stopping) {
+		w->tls_gen_seen = atomic_load(&w->tls_gen);
+		tls_reload_start(w);
 	}
 	plugin_worker_poll(w->pw);
 	if (atomic_load_explicit(&w->stop_req, memory_order_acquire) &&
@@ -1250,7 +1332,17 @@ teardown(struct worker *w)
 		struct offload_job *j = offload_stop(w->off), *jn;
 		for (; j != NULL; j = jn) {
 			jn = j->next;
-			plugin_offload_done(w->pw, j);
+			if (j->run == tls_reload_run) {
+				struct tls_reload_job *t =
+				    (struct tls_reload_job *)j;
+				for (size_t i = 0; i < w->p.cfg->nlisteners;
+				     i++)
+					tls_server_free(t->srv[i]);
+				free(t->srv);
+				free(t);
+			} else {
+				plugin_offload_done(w->pw, j);
+			}
 		}
 	}
 	plugin_worker_free(w->pw);
@@ -1290,6 +1382,7 @@ worker_main(void *arg)
 	if (setup(w) != 0) {
 		atomic_store(&w->ready, -1);
 		teardown(w);
+		wc_ecc_fp_free();
 		atomic_store(&w->done, true);
 		return NULL;
 	}
@@ -1339,6 +1432,18 @@ worker_wait_ready(struct worker *w, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* worker_reload_tls - re-read the certificate files (any thread) */
+void
+worker_reload_tls(struct worker *w)
+{
+	uint64_t one = 1;
+
+	atomic_fetch_add_explicit(&w->tls_gen, 1, memory_order_release);
+	if (w->efd >= 0 && write(w->efd, &one, sizeof(one)) < 0) {
+		/* eventfd full: the worker is being woken anyway */
+	}
 }
 
 /* worker_request_stop - graceful stop */

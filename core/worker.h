@@ -45,6 +45,10 @@ int worker_wait_ready(struct worker *w, char *err, size_t errlen);
 /* Ask for a graceful stop (any thread; async-signal-safe apart from the
  * atomic store and one write(2)). */
 void worker_request_stop(struct worker *w);
+/* Re-read the certificate and key files of every TLS listener, on the
+ * worker's offload thread, and swap them in; a file that fails leaves the
+ * old ones in use (logged). Any thread. */
+void worker_reload_tls(struct worker *w);
 /* Whether the worker's thread has finished (any thread). */
 bool worker_done(struct worker *w);
 /* Join the thread and free the worker (and its shards). */

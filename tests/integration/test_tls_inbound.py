@@ -297,3 +297,42 @@ def test_submissions_without_tls_is_a_config_error(make_ringmx):
                        capture_output=True, text=True, timeout=30)
     assert p.returncode != 0
     assert "needs a tls group" in p.stderr, p.stderr
+
+
+def served_cert(d, name=None):
+    with SMTPConn(d.host, d.port) as c:
+        c.expect(220)
+        c.ehlo()
+        starttls(c, server_hostname=name)
+        return c.sock.getpeercert(binary_form=True)
+
+
+def test_sighup_reloads_certificates(tlsd, certs, tmp_path):
+    import shutil
+    import signal
+    live = {"cert": str(tmp_path / "live.pem"),
+            "key": str(tmp_path / "live.key")}
+    shutil.copy(certs["mx"]["cert"], live["cert"])
+    shutil.copy(certs["mx"]["key"], live["key"])
+    d = tlsd(tls={"certificates": (live,)})
+    assert served_cert(d) == der_of(certs["mx"]["cert"])
+    # a renewed certificate at the same paths
+    shutil.copy(certs["other"]["cert"], live["cert"])
+    shutil.copy(certs["other"]["key"], live["key"])
+    d.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while len([e for e in d.events("tls_reload")
+               if e.get("result") == "ok"]) < 2:
+        assert time.monotonic() < deadline, d.log()[-2000:]
+        time.sleep(0.05)
+    for _ in range(4):  # both workers
+        assert served_cert(d) == der_of(certs["other"]["cert"])
+    # a broken file: the old certificate stays in use
+    open(live["cert"], "w").write("not a certificate\n")
+    d.send_signal(signal.SIGHUP)
+    while len([e for e in d.events("tls_reload")
+               if e.get("result") == "failed"]) < 2:
+        assert time.monotonic() < deadline + 20, d.log()[-2000:]
+        time.sleep(0.05)
+    for _ in range(4):
+        assert served_cert(d) == der_of(certs["other"]["cert"])
