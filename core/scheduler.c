@@ -376,8 +376,27 @@ route_done(void *subj, int hook, struct hook_result *res)
 	(void)res;
 }
 
+/* Notes stored with the message by the session's plugins (read-only
+ * at delivery time). */
+static int
+route_note_get(void *subj, const char *k, const char **v)
+{
+	const struct sched_item *it = subj;
+	const struct qenvelope *e = it->env;
+	size_t kl = strlen(k);
+
+	for (uint32_t i = 0; i < e->nnotes; i++)
+		if (strncmp(e->notes[i], k, kl) == 0 &&
+		    e->notes[i][kl] == '=') {
+			*v = e->notes[i] + kl + 1;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 static const struct hook_subject_ops route_ops = {
     .get_item = route_item,
+    .note_get = route_note_get,
     .done = route_done,
 };
 
