@@ -481,6 +481,8 @@ dns_mx_host_answer(struct dns_mx_result *res, size_t i,
 	}
 	if (ans->rcode != DNS_RCODE_NOERROR || !ans->havedata)
 		return; /* definitive: no such address */
+	if (ans->cname != NULL && h->cname[0] == '\0')
+		snprintf(h->cname, sizeof(h->cname), "%s", ans->cname);
 	if (ans->qtype == DNS_T_A) {
 		for (size_t k = 0; k < ans->na; k++) {
 			struct sockaddr_storage ss;

@@ -88,6 +88,10 @@ struct dns_mx_host {
 	size_t naddrs;
 	struct sockaddr_storage *addrs; /* port 0; IPv6 first */
 	bool secure; /* every A/AAAA answer for it was secure */
+	/* The name its address records belong to when name is an alias
+	 * (CNAME chain), lower-case; "" otherwise (RFC 7672 §2.2.2: the
+	 * first TLSA base domain to try). */
+	char cname[DNS_NAME_MAX + 1];
 	/* answers seen so far (for dns_mx_finish) */
 	unsigned answers;
 	size_t nv6;

@@ -1,5 +1,7 @@
 /*
  * dns_tlsa.c - DANE policy decision from a TLSA answer (see dns_tlsa.h).
+ * What does not live here: certificate matching (dns_dane.c). No state, no
+ * allocation: the decision only indexes into the caller's dns_result.
  */
 #include "dns_tlsa.h"
 
@@ -33,7 +35,9 @@ set(struct dns_tlsa_decision *d, enum dns_tlsa_policy p, const char *why)
 	d->reason = why;
 }
 
-/* dns_tlsa_decide - RFC 7672 §2.2 */
+/* dns_tlsa_decide - RFC 7672 §2.2 (the order of the checks matters: an
+ * insecure MX path never uses DANE, a bogus or failed TLSA lookup on a
+ * secure path is never taken as "no TLSA"). */
 void
 dns_tlsa_decide(
     bool mx_secure, const struct dns_result *res, struct dns_tlsa_decision *out)
@@ -69,7 +73,12 @@ dns_tlsa_decide(
 		    out->nusable < sizeof(out->usable) / sizeof(out->usable[0]))
 			out->usable[out->nusable++] = i;
 	if (out->nusable == 0) {
-		set(out, DNS_TLSA_MAY, "only unusable TLSA records");
+		/* RFC 7672 §2.2: "A secure non-empty TLSA RRset where all
+		 * the records are unusable": TLS is mandatory, without
+		 * authentication (a secure TLSA RRset promises TLS). */
+		set(out, DNS_TLSA_ENCRYPT,
+		    "only unusable TLSA records: TLS required, not "
+		    "authenticated");
 		return;
 	}
 	set(out, DNS_TLSA_DANE, "secure usable TLSA records");

@@ -3,7 +3,9 @@
  * (dns/dns_tlsa.c) over synthetic TLSA answers built from the input.
  * Invariants: DANE only with a secure MX path, a secure NOERROR answer
  * and at least one usable record (every index listed is usable and in
- * range); a bogus answer on a secure path never yields MAY or DANE.
+ * range); a bogus answer on a secure path never yields MAY or DANE;
+ * ENCRYPT (RFC 7672 §2.2) exactly when the path and the answer are secure,
+ * NOERROR, with records, none of them usable; the reason is always set.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,6 +56,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (mx_secure && !(data[0] & 2) && res.sec == DNS_BOGUS &&
 	    d.policy != DNS_TLSA_DEFER)
+		abort();
+	{
+		bool any_usable = false, want_encrypt;
+
+		for (size_t i = 0; i < n; i++)
+			if (dns_tlsa_usable(&rrs[i]))
+				any_usable = true;
+		want_encrypt =
+		    mx_secure && !(data[0] & 2) && res.sec == DNS_SECURE &&
+		    res.rcode == DNS_RCODE_NOERROR && n > 0 && !any_usable;
+		if ((d.policy == DNS_TLSA_ENCRYPT) != want_encrypt)
+			abort();
+		if (d.policy == DNS_TLSA_ENCRYPT && d.nusable != 0)
+			abort();
+		if (d.policy == DNS_TLSA_DANE && !any_usable)
+			abort();
+	}
+	if (d.reason == NULL || d.reason[0] == '\0')
 		abort();
 	return 0;
 }
