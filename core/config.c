@@ -29,6 +29,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "dns_resolver.h"
+
 #define KIB ((uint64_t)1024)
 #define MIB (KIB * 1024)
 #define GIB (MIB * 1024)
@@ -113,6 +115,10 @@ static int parse_relay_networks(
 static int parse_plugins(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_tls(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_tls_policy_key(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_tls_policies(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 
 #define CFG(f) offsetof(struct rmx_config, f)
@@ -1209,7 +1215,114 @@ static const struct key outbound_keys[] = {
     {"messages_per_connection", parse_uint, OUT(messages_per_connection), 1,
 	UINT_MAX},
     {"idle_timeout", parse_uint, OUT(idle_timeout), 0, 3600},
+    {"tls", parse_tls_policy_key, OUT(tls), 0, 0},
+    {"tls_policies", parse_tls_policies, 0, 0, 0},
+    {"ca_file", parse_string, OUT(ca_file), 0, 0},
 };
+
+static const char *const tls_policy_names[] = {
+    [RMX_TLS_NONE] = "none",
+    [RMX_TLS_MAY] = "may",
+    [RMX_TLS_ENCRYPT] = "encrypt",
+    [RMX_TLS_VERIFY] = "verify",
+    [RMX_TLS_DANE] = "dane",
+};
+
+/* config_tls_policy_name - "none", "may", ... */
+const char *
+config_tls_policy_name(int policy)
+{
+	if (policy < 0 || (size_t)policy >= NKEYS(tls_policy_names))
+		return "?";
+	return tls_policy_names[policy];
+}
+
+static int
+tls_policy_value(struct ctx *c, const config_setting_t *s, int *out)
+{
+	const char *v;
+
+	if ((v = want_string(c, s)) == NULL)
+		return -1;
+	for (size_t i = 0; i < NKEYS(tls_policy_names); i++)
+		if (strcmp(v, tls_policy_names[i]) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	return serr(c, s,
+	    "\"%s\" is not a TLS policy (none, may, encrypt, verify, dane)", v);
+}
+
+static int
+parse_tls_policy_key(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	(void)k;
+	return tls_policy_value(c, s, dst);
+}
+
+/* outbound.tls_policies = ( { domain = "example.org"; policy = "verify"; }
+ * ... ): the policy for mail to a domain (".example.org": its
+ * subdomains), or to a smarthost by that name. */
+static int
+parse_tls_policies(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	struct rmx_config *cfg = c->cfg;
+	int n;
+
+	(void)dst;
+	(void)k;
+	n = list_length(c, s,
+	    "a list of groups, as in ( { domain = \"example.org\"; policy = "
+	    "\"verify\"; } )");
+	if (n <= 0)
+		return n;
+	cfg->outbound.tls_domain = calloc((size_t)n, sizeof(char *));
+	cfg->outbound.tls_policy = calloc((size_t)n, sizeof(int));
+	if (cfg->outbound.tls_domain == NULL ||
+	    cfg->outbound.tls_policy == NULL)
+		return serr(c, s, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e =
+		    config_setting_get_elem(s, (unsigned)i);
+		const char *dom = NULL;
+		int pol = -1, m;
+		char norm[256];
+
+		if (want_type(c, e, CONFIG_TYPE_GROUP, "a group") != 0)
+			return -1;
+		m = config_setting_length(e);
+		for (int j = 0; j < m; j++) {
+			const config_setting_t *v =
+			    config_setting_get_elem(e, (unsigned)j);
+			const char *key = config_setting_name(v);
+			if (strcmp(key, "domain") == 0) {
+				if ((dom = want_string(c, v)) == NULL)
+					return -1;
+			} else if (strcmp(key, "policy") == 0) {
+				if (tls_policy_value(c, v, &pol) != 0)
+					return -1;
+			} else {
+				return serr(
+				    c, v, "unknown key (domain, policy)");
+			}
+		}
+		if (dom == NULL || pol < 0)
+			return serr(c, e, "domain and policy are required");
+		if (dns_name_normalize(
+			dom[0] == '.' ? dom + 1 : dom, norm, sizeof(norm)) != 0)
+			return serr(c, e, "\"%s\" is not a domain name", dom);
+		cfg->outbound.tls_domain[i] = malloc(strlen(norm) + 2);
+		if (cfg->outbound.tls_domain[i] == NULL)
+			return serr(c, e, "out of memory");
+		snprintf(cfg->outbound.tls_domain[i], strlen(norm) + 2, "%s%s",
+		    dom[0] == '.' ? "." : "", norm);
+		cfg->outbound.tls_policy[i] = pol;
+		cfg->outbound.ntls_policies = (size_t)i + 1;
+	}
+	return 0;
+}
 
 static int
 parse_outbound(
@@ -1669,6 +1782,7 @@ config_defaults(struct rmx_config *cfg)
 	cfg->queue.lifetime = 5 * 86400;
 	cfg->queue.delay_warning = 4 * 3600;
 	cfg->outbound.connect_timeout = 30;
+	cfg->outbound.tls = RMX_TLS_DANE;
 	cfg->outbound.max_connections = 1000;
 	cfg->outbound.dest_connections = 20;
 	cfg->outbound.messages_per_connection = 100;
@@ -2077,10 +2191,25 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	fprintf(out,
 	    "\tconnect_timeout = %u;\n\tmax_connections = %u;\n"
 	    "\tdest_connections = %u;\n\tdest_rate = %u;\n"
-	    "\tmessages_per_connection = %u;\n\tidle_timeout = %u;\n};\n",
+	    "\tmessages_per_connection = %u;\n\tidle_timeout = %u;\n"
+	    "\ttls = \"%s\";\n",
 	    cfg->outbound.connect_timeout, cfg->outbound.max_connections,
 	    cfg->outbound.dest_connections, cfg->outbound.dest_rate,
-	    cfg->outbound.messages_per_connection, cfg->outbound.idle_timeout);
+	    cfg->outbound.messages_per_connection, cfg->outbound.idle_timeout,
+	    config_tls_policy_name(cfg->outbound.tls));
+	print_opt(out, "ca_file", cfg->outbound.ca_file);
+	if (cfg->outbound.ntls_policies > 0) {
+		fputs("\ttls_policies = (", out);
+		for (size_t i = 0; i < cfg->outbound.ntls_policies; i++) {
+			fputs(i ? ", { domain = " : " { domain = ", out);
+			print_string(out, cfg->outbound.tls_domain[i]);
+			fprintf(out, "; policy = \"%s\"; }",
+			    config_tls_policy_name(
+				cfg->outbound.tls_policy[i]));
+		}
+		fputs(" );\n", out);
+	}
+	fputs("};\n", out);
 	fprintf(out, "dns = {\n\tmode = \"%s\";\n",
 	    cfg->dns.mode ? "resolvconf" : "recursive");
 	fprintf(out, "\ttimeout = %u;\n", cfg->dns.timeout);
@@ -2147,6 +2276,11 @@ config_free(struct rmx_config *cfg)
 	free(cfg->source);
 	free(cfg->hostname);
 	free(cfg->authserv_id);
+	for (size_t i = 0; i < cfg->outbound.ntls_policies; i++)
+		free(cfg->outbound.tls_domain[i]);
+	free(cfg->outbound.tls_domain);
+	free(cfg->outbound.tls_policy);
+	free(cfg->outbound.ca_file);
 	free(cfg->state_dir);
 	free(cfg->maildir_root);
 	free(cfg->log_file);

@@ -34,6 +34,18 @@ struct rmx_tls_cfg {
 	unsigned handshake_timeout; /* seconds, default 30 */
 };
 
+/* Outbound TLS policies (RFC 7672 / Postfix names). DANE means: DANE
+ * where DNSSEC makes it apply, opportunistic TLS elsewhere. */
+enum rmx_tls_policy {
+	RMX_TLS_NONE = 0, /* never STARTTLS */
+	RMX_TLS_MAY,      /* STARTTLS when offered, no authentication */
+	RMX_TLS_ENCRYPT,  /* TLS mandatory, no authentication */
+	RMX_TLS_VERIFY,   /* TLS mandatory, PKIX + MX host name */
+	RMX_TLS_DANE,     /* DANE (RFC 7672) where it applies, else may */
+};
+#define RMX_CA_FILE_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
+const char *config_tls_policy_name(int policy);
+
 struct rmx_listener_cfg {
 	char *address; /* as written: "127.0.0.1:2525" or "[::1]:2525" */
 	struct sockaddr_storage addr;
@@ -98,6 +110,14 @@ struct rmx_config {
 		unsigned dest_rate;               /* msgs/min/dest, 0 = off */
 		unsigned messages_per_connection; /* default 100 */
 		unsigned idle_timeout;            /* reuse window, s, def. 5 */
+		/* TLS: the default policy (enum rmx_tls_policy), policies
+		 * per destination domain, the CA file for "verify" */
+		int tls;
+		size_t ntls_policies;
+		char *
+		    *tls_domain; /* lower-cased; ".example.org" = subdomains */
+		int *tls_policy;
+		char *ca_file; /* NULL = Debian's ca-certificates bundle */
 	} outbound;
 	struct {
 		int mode;           /* 0 recursive, 1 resolvconf */

@@ -18,12 +18,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "dns_dane.h"
 #include "log.h"
 
 #include <wolfssl/options.h>
@@ -51,6 +54,8 @@ struct oconn {
 	bool tls_handshaking;
 	struct buf tls_in;  /* ciphertext received, not yet read by wolfSSL */
 	struct buf tls_out; /* ciphertext to send */
+	int tls_policy;     /* enum rmx_tls_policy of the connected host */
+	char tls_desc[320]; /* what TLS this connection has, for logs */
 	bool shut;
 	unsigned inflight;
 	bool recv_armed, send_inflight;
@@ -86,6 +91,7 @@ struct outbound {
 	struct rate_mark *rm_head, **rm_tail; /* ours, to uncount */
 	struct throttle *throttled;
 	WOLFSSL_CTX *tls_ctx;   /* client context, no verification ("may") */
+	WOLFSSL_CTX *tls_pkix;  /* verifies against the CA store ("verify") */
 	struct throttle *notls; /* destinations whose handshake failed */
 	unsigned worker;
 	struct oconn **slots;
@@ -166,6 +172,26 @@ outbound_new(struct io_uring *ring, const struct rmx_config *cfg,
 		wolfSSL_CTX_set_verify(o->tls_ctx, WOLFSSL_VERIFY_NONE, NULL);
 		wolfSSL_CTX_SetIORecv(o->tls_ctx, tls_recv_cb);
 		wolfSSL_CTX_SetIOSend(o->tls_ctx, tls_send_cb);
+	}
+	o->tls_pkix = wolfSSL_CTX_new(wolfTLS_client_method());
+	if (o->tls_pkix != NULL) {
+		const char *ca = cfg->outbound.ca_file ? cfg->outbound.ca_file
+						       : RMX_CA_FILE_DEFAULT;
+		if (wolfSSL_CTX_load_verify_locations(o->tls_pkix, ca, NULL) !=
+		    WOLFSSL_SUCCESS) {
+			if (worker == 0)
+				log_event(LOG_WARNING, "tls_ca_missing",
+				    "file=%s effect=\"policy verify "
+				    "defers\"",
+				    ca);
+			wolfSSL_CTX_free(o->tls_pkix);
+			o->tls_pkix = NULL;
+		} else {
+			wolfSSL_CTX_set_verify(
+			    o->tls_pkix, WOLFSSL_VERIFY_PEER, NULL);
+			wolfSSL_CTX_SetIORecv(o->tls_pkix, tls_recv_cb);
+			wolfSSL_CTX_SetIOSend(o->tls_pkix, tls_send_cb);
+		}
 	}
 	o->rm_tail = &o->rm_head;
 	o->worker = worker;
@@ -447,6 +473,12 @@ start_message(struct outbound *o, struct oconn *c)
 	m.body = r->body;
 	m.body_len = r->body_len;
 	snprintf(r->remote_mta, sizeof(r->remote_mta), "%s", c->host);
+	{
+		size_t n = strnlen(c->tls_desc, sizeof(r->tls_log) - 10);
+		memcpy(r->tls_log, c->tls_desc, n);
+		snprintf(r->tls_log + n, sizeof(r->tls_log) - n, "%s",
+		    c->sc.tls ? "" : " tls=none");
+	}
 	c->req_started = true;
 	c->state = OC_ACTIVE;
 	if (smtp_client_start_message(&c->sc, &m) != 0) {
@@ -512,6 +544,8 @@ retry_next_address(struct outbound *o, struct oconn *c)
 	    (r->naddrs - next) * sizeof(r->addrlens[0]));
 	memmove(&r->hosts[0], &r->hosts[next],
 	    (r->naddrs - next) * sizeof(r->hosts[0]));
+	memmove(
+	    &r->tls[0], &r->tls[next], (r->naddrs - next) * sizeof(r->tls[0]));
 	r->naddrs -= next;
 	outbound_submit(o, r);
 }
@@ -536,21 +570,107 @@ tls_read_all(struct oconn *c)
 	}
 }
 
+/* The TLS demands of the address c is connected to. */
+static const struct outbound_tls *
+conn_tls(const struct oconn *c)
+{
+	static const struct outbound_tls none;
+
+	if (c->req == NULL || c->addr_idx >= c->req->naddrs)
+		return &none;
+	return &c->req->tls[c->addr_idx];
+}
+
+/*
+ * This address cannot be used under its TLS policy: close the
+ * connection without sending mail, with a temporary reply, so that the
+ * request moves on to the next address (or defers). Never plaintext.
+ */
+static void tls_refuse(struct oconn *c, const char *enh, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+tls_refuse(struct oconn *c, const char *enh, const char *fmt, ...)
+{
+	struct smtp_client_status *st = &c->sc.closed;
+	va_list ap;
+	char text[400], q[440];
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_event(LOG_NOTICE, "tls_refused", "dest=%s host=%s %s reason=%s",
+	    c->dest, c->host, c->tls_desc, log_quote(text, q, sizeof(q)));
+	smtp_client_eof(&c->sc);
+	st->outcome = SC_TEMP;
+	st->code = 451;
+	st->local = true;
+	snprintf(st->enh, sizeof(st->enh), "%s", enh);
+	snprintf(st->text, sizeof(st->text), "%s", text);
+}
+
+/* DANE (RFC 7672 section 3): the chain the peer sent against the usable
+ * TLSA records. 1 matched (desc says how), 0 not. */
+static int
+dane_check(
+    struct oconn *c, const struct outbound_tls *t, char *desc, size_t desclen)
+{
+	WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(c->ssl);
+	const unsigned char *der[DANE_MAX_DEPTH];
+	size_t len[DANE_MAX_DEPTH], n = 0, nrr = 0;
+	const struct dns_tlsa_rr *rrs[DANE_MAX_RRS];
+	const char *names[2] = {t->name, t->name2};
+	struct dane_result dr;
+	int count = ch ? wolfSSL_get_chain_count(ch) : 0;
+
+	for (int i = 0; i < count && n < DANE_MAX_DEPTH; i++) {
+		der[n] = wolfSSL_get_chain_cert(ch, i);
+		len[n] = (size_t)wolfSSL_get_chain_length(ch, i);
+		if (der[n] != NULL)
+			n++;
+	}
+	for (size_t i = 0; i < t->ntlsa && nrr < DANE_MAX_RRS; i++)
+		rrs[nrr++] = &t->tlsa[i];
+	if (dane_match(rrs, nrr, der, len, n, names, t->name2[0] ? 2 : 1,
+		time(NULL), &dr) == 1) {
+		snprintf(desc, desclen, "tlsa=match(%d %d %d depth %d)",
+		    dr.usage, dr.selector, dr.mtype, dr.depth);
+		return 1;
+	}
+	snprintf(desc, desclen, "tlsa=\"%s\"", dr.reason);
+	return 0;
+}
+
 /* Advance the handshake; on success hand the connection back to the
  * engine (it forgets the old capabilities and says EHLO again). */
 static void
 tls_step(struct outbound *o, struct oconn *c)
 {
+	const struct outbound_tls *t = conn_tls(c);
 	int r = wolfSSL_connect(c->ssl), e;
-	char errs[80];
+	char errs[80], how[160] = "";
+	size_t dl;
 
 	if (r == WOLFSSL_SUCCESS) {
 		c->tls_handshaking = false;
-		log_event(LOG_INFO, "tls",
-		    "dest=%s host=%s version=%s "
-		    "cipher=%s",
-		    c->dest, c->host, wolfSSL_get_version(c->ssl),
+		if (c->tls_policy == RMX_TLS_DANE &&
+		    !dane_check(c, t, how, sizeof(how))) {
+			dl = strlen(c->tls_desc);
+			snprintf(c->tls_desc + dl, sizeof(c->tls_desc) - dl,
+			    " %s", how);
+			tls_refuse(c, "4.7.5",
+			    "DANE: the certificate of %s matches no TLSA "
+			    "record of %s",
+			    c->host, t->name);
+			return;
+		}
+		dl = strlen(c->tls_desc);
+		snprintf(c->tls_desc + dl, sizeof(c->tls_desc) - dl,
+		    "%s%s version=%s cipher=%s", how[0] ? " " : "", how,
+		    wolfSSL_get_version(c->ssl),
 		    wolfSSL_get_cipher_name(c->ssl));
+		log_event(LOG_INFO, "tls", "dest=%s host=%s %s", c->dest,
+		    c->host, c->tls_desc);
 		smtp_client_tls_done(&c->sc);
 		if (!tls_read_all(c))
 			smtp_client_eof(&c->sc);
@@ -560,6 +680,12 @@ tls_step(struct outbound *o, struct oconn *c)
 	if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
 		return;
 	wolfSSL_ERR_error_string_n((unsigned long)e, errs, sizeof(errs));
+	if (c->tls_policy >= RMX_TLS_ENCRYPT) {
+		/* mandatory TLS: this host fails, no plaintext fallback */
+		tls_refuse(c, "4.7.5", "TLS handshake with %s failed: %s",
+		    c->host, errs);
+		return;
+	}
 	log_event(LOG_NOTICE, "tls_failed",
 	    "dest=%s host=%s err=\"%s\" "
 	    "action=\"plaintext for an hour\"",
@@ -571,10 +697,31 @@ tls_step(struct outbound *o, struct oconn *c)
 static void
 tls_start(struct outbound *o, struct oconn *c)
 {
-	c->ssl = wolfSSL_new(o->tls_ctx);
+	const struct outbound_tls *t = conn_tls(c);
+	WOLFSSL_CTX *ctx =
+	    c->tls_policy == RMX_TLS_VERIFY ? o->tls_pkix : o->tls_ctx;
+
+	c->ssl = ctx ? wolfSSL_new(ctx) : NULL;
 	if (c->ssl == NULL) {
+		if (c->tls_policy >= RMX_TLS_ENCRYPT) {
+			tls_refuse(c, "4.7.5",
+			    "TLS is required for %s but not available here%s",
+			    c->host,
+			    ctx == NULL ? " (no CA store for verify)" : "");
+			return;
+		}
 		notls_add(o, c->dest);
 		smtp_client_eof(&c->sc);
+		return;
+	}
+	/* SNI: the TLSA base domain under DANE (RFC 7672 section 8.1), the
+	 * MX host name otherwise */
+	if (t->name[0] != '\0')
+		wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, t->name,
+		    (unsigned short)strlen(t->name));
+	if (c->tls_policy == RMX_TLS_VERIFY &&
+	    wolfSSL_check_domain_name(c->ssl, t->name) != WOLFSSL_SUCCESS) {
+		tls_refuse(c, "4.7.5", "cannot set the name to verify");
 		return;
 	}
 	wolfSSL_SetIOReadCtx(c->ssl, c);
@@ -592,6 +739,14 @@ process(struct outbound *o, struct oconn *c)
 	if (ev & SC_EV_TLS) {
 		tls_start(o, c);
 		/* a failed start closed the engine: pick up its events */
+		ev |= smtp_client_events(&c->sc);
+	}
+	if ((ev & SC_EV_READY) && !c->sc.tls &&
+	    c->tls_policy >= RMX_TLS_ENCRYPT && !(ev & SC_EV_CLOSED)) {
+		tls_refuse(c, "4.7.4",
+		    "TLS is required for %s (policy %s) but it did not "
+		    "offer STARTTLS",
+		    c->host, config_tls_policy_name(c->tls_policy));
 		ev |= smtp_client_events(&c->sc);
 	}
 
@@ -745,9 +900,20 @@ on_connect(struct outbound *o, struct oconn *c, int res)
 	sc.mode = c->lmtp ? SMTP_CLIENT_LMTP : SMTP_CLIENT_SMTP;
 	sc.helo_name = o->cfg->outbound.helo_name ? o->cfg->outbound.helo_name
 						  : o->cfg->hostname;
-	/* opportunistic STARTTLS unless a handshake with this destination
-	 * failed recently (then plaintext, as RFC 3207 "may" allows) */
-	sc.want_tls = o->tls_ctx != NULL && !notls_now(o, c->dest);
+	/* STARTTLS as the address's policy says: "may" unless a handshake
+	 * with this destination failed recently (then plaintext, as RFC
+	 * 3207 allows); "encrypt", "verify" and "dane" always */
+	{
+		const struct outbound_tls *t = conn_tls(c);
+		c->tls_policy = t->policy;
+		sc.want_tls = t->policy >= RMX_TLS_ENCRYPT ||
+			      (t->policy == RMX_TLS_MAY && o->tls_ctx != NULL &&
+				  !notls_now(o, c->dest));
+		snprintf(c->tls_desc, sizeof(c->tls_desc),
+		    "policy=%s dnssec=%s why=\"%s\"",
+		    config_tls_policy_name(t->policy),
+		    t->dnssec ? t->dnssec : "insecure", t->why ? t->why : "");
+	}
 	if (smtp_client_init(&c->sc, &sc) != 0) {
 		c->addr_idx = c->req->naddrs;
 		conn_shutdown(o, c);
@@ -1078,6 +1244,8 @@ outbound_free(struct outbound *o)
 		buf_free(&c->sending);
 		free(c);
 	}
+	if (o->tls_pkix != NULL)
+		wolfSSL_CTX_free(o->tls_pkix);
 	rate_expire(o, true);
 	while (o->throttled != NULL) {
 		struct throttle *t = o->throttled;

@@ -17,11 +17,25 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "dns_resolver.h"
 #include "ip_limit.h"
 #include "smtp_client.h"
 
 #define OUTBOUND_MAX_ADDRS 16
 #define OUTBOUND_OP_BASE   16 /* user_data ops >= this are outbound's */
+
+/* What TLS one address demands (set by the caller, e.g. outbound_tls.c;
+ * all zero = RMX_TLS_NONE). */
+struct outbound_tls {
+	int policy;         /* enum rmx_tls_policy in force for this host */
+	char name[256];     /* SNI, and the name "verify" checks; for "dane" the
+			       TLSA base domain (DANE-TA reference identifier) */
+	char name2[256];    /* another DANE-TA reference identifier, or "" */
+	const char *dnssec; /* "secure", "insecure" (static), for the log */
+	const char *why;    /* static: why this policy */
+	size_t ntlsa;       /* "dane": the usable TLSA records */
+	const struct dns_tlsa_rr *tlsa;
+};
 
 /* One message (some of its recipients) to one next hop. Owned by the
  * caller; between outbound_submit and done() outbound reads it. */
@@ -38,12 +52,14 @@ struct outbound_req {
 	struct sockaddr_storage addrs[OUTBOUND_MAX_ADDRS];
 	socklen_t addrlens[OUTBOUND_MAX_ADDRS];
 	char hosts[OUTBOUND_MAX_ADDRS][256]; /* for Remote-MTA, logs */
+	struct outbound_tls tls[OUTBOUND_MAX_ADDRS];
 	void (*done)(void *arg, struct outbound_req *r);
 	void *arg;
 	/* out: one result per entry of rcpts, in the same order */
 	struct smtp_client_status *results;
 	char remote_mta[256]; /* the host that answered, or "" */
 	bool peer_dsn;        /* the next hop offered DSN (RFC 3461) */
+	char tls_log[320];    /* TLS of the delivering connection, for logs */
 	/* private */
 	struct outbound_req *next;
 };

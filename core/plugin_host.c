@@ -145,6 +145,9 @@ call_plugin_index(const struct rmx_call *c)
 
 /* ---- the host API ---- */
 
+static void h_log(struct rmx_call *call, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 h_log(struct rmx_call *call, int level, const char *fmt, ...)
 {

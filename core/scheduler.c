@@ -18,6 +18,7 @@
 #include "log.h"
 #include "nexthop.h"
 #include "outbound.h"
+#include "outbound_tls.h"
 
 #define MAX_JOBS_INFLIGHT 32
 
@@ -31,6 +32,7 @@ struct remote_group {
 	struct sched_item *it;
 	uint32_t *idx; /* recipient indexes (req.rcpts points here) */
 	struct dns_mx_lookup *mx; /* MX lookup in flight, or NULL */
+	struct otls_lookup *otls; /* TLS step (owns the MX result), or NULL */
 	uint64_t q[2];            /* smarthost A/AAAA queries in flight */
 	unsigned qleft;           /* of those */
 	bool qtemp;               /* one failed temporarily or was bogus */
@@ -125,6 +127,7 @@ attempt_clear(struct sched_item *it)
 		it->groups = g->next;
 		if (g->mx != NULL)
 			dns_mx_cancel(g->mx);
+		otls_free(g->otls);
 		for (int q = 0; q < 2 && g->it->sched->dns != NULL; q++)
 			if (g->q[q] != 0)
 				dns_cancel(g->it->sched->dns, g->q[q]);
@@ -519,7 +522,7 @@ remote_done(void *arg, struct outbound_req *r)
 	for (uint32_t k = 0; k < r->nrcpt; k++) {
 		const struct smtp_client_status *st = &r->results[k];
 		struct qrcpt *rc = &e->rcpts[g->idx[k]];
-		char text[700];
+		char text[700], tq[700];
 
 		smtp_client_status_format(st, text, sizeof(text));
 		rc->attempts++;
@@ -531,10 +534,10 @@ remote_done(void *arg, struct outbound_req *r)
 			    r->lmtp ? 0 : (r->peer_dsn ? 2 : 1);
 			log_event(LOG_INFO, "delivered",
 			    "id=%s rcpt=<%s> relay=%s "
-			    "reply=\"%s\"",
+			    "reply=\"%s\" tls=%s",
 			    id, rc->addr,
 			    r->remote_mta[0] ? r->remote_mta : r->dest,
-			    st->text);
+			    st->text, log_quote(r->tls_log, tq, sizeof(tq)));
 			continue;
 		}
 		free(rc->last_error);
@@ -543,15 +546,17 @@ remote_done(void *arg, struct outbound_req *r)
 			rc->state = QRCPT_FAILED;
 			log_event(LOG_NOTICE, "bounced",
 			    "id=%s rcpt=<%s> relay=%s "
-			    "reply=\"%s\"",
+			    "reply=\"%s\" tls=%s",
 			    id, rc->addr,
-			    r->remote_mta[0] ? r->remote_mta : r->dest, text);
+			    r->remote_mta[0] ? r->remote_mta : r->dest, text,
+			    log_quote(r->tls_log, tq, sizeof(tq)));
 		} else {
 			log_event(LOG_INFO, "deferred",
 			    "id=%s rcpt=<%s> relay=%s "
-			    "reason=\"%s\"",
+			    "reason=\"%s\" tls=%s",
 			    id, rc->addr,
-			    r->remote_mta[0] ? r->remote_mta : r->dest, text);
+			    r->remote_mta[0] ? r->remote_mta : r->dest, text,
+			    log_quote(r->tls_log, tq, sizeof(tq)));
 		}
 	}
 	part_done(s, it);
@@ -605,7 +610,26 @@ group_fail(struct sched_item *it, struct remote_group *g, bool permanent,
 static void group_submit(
     struct scheduler *s, struct sched_item *it, struct remote_group *g);
 
-/* The MX lookup of a group finished: connect, or fail its recipients. */
+/* The TLS step of an MX group is over: addresses with their TLS
+ * demands, then connect. */
+static void
+mx_tls_done(void *arg, struct otls_lookup *l)
+{
+	struct remote_group *g = arg;
+	struct sched_item *it = g->it;
+	struct scheduler *s = it->sched;
+	char why[700];
+
+	if (otls_fill(l, &g->req, why, sizeof(why)) == 0) {
+		group_fail(it, g, false, why);
+		part_done(s, it);
+		return;
+	}
+	group_submit(s, it, g);
+}
+
+/* The MX lookup of a group finished: the TLS step, or fail its
+ * recipients. */
 static void
 mx_done(void *arg, struct dns_mx_result *res)
 {
@@ -627,40 +651,45 @@ mx_done(void *arg, struct dns_mx_result *res)
 		part_done(s, it);
 		return;
 	}
-	r->naddrs = 0;
+	/* destination = the MX host set, so domains that share MX hosts
+	 * share connections and limits */
 	key[0] = '\0';
-	for (size_t h = 0; h < res->nhosts; h++) {
-		const struct dns_mx_host *mh = &res->hosts[h];
-		for (size_t a = 0;
-		     a < mh->naddrs && r->naddrs < OUTBOUND_MAX_ADDRS; a++) {
-			struct sockaddr_storage *ss = &r->addrs[r->naddrs];
-			*ss = mh->addrs[a];
-			if (ss->ss_family == AF_INET) {
-				((struct sockaddr_in *)ss)->sin_port =
-				    htons(25);
-				r->addrlens[r->naddrs] =
-				    sizeof(struct sockaddr_in);
-			} else {
-				((struct sockaddr_in6 *)ss)->sin6_port =
-				    htons(25);
-				r->addrlens[r->naddrs] =
-				    sizeof(struct sockaddr_in6);
-			}
-			snprintf(r->hosts[r->naddrs], sizeof(r->hosts[0]), "%s",
-			    mh->name);
-			r->naddrs++;
-		}
-		/* destination = the MX host set, so domains that share MX
-		 * hosts share connections and limits */
-		if (kl < sizeof(key)) {
-			int w = snprintf(key + kl, sizeof(key) - kl, "%s%s",
-			    h ? "," : "mx:", mh->name);
-			kl = w < 0 ? sizeof(key) : kl + (size_t)w;
-		}
+	for (size_t h = 0; h < res->nhosts && kl < sizeof(key); h++) {
+		int w = snprintf(key + kl, sizeof(key) - kl, "%s%s",
+		    h ? "," : "mx:", res->hosts[h].name);
+		kl = w < 0 ? sizeof(key) : kl + (size_t)w;
 	}
 	snprintf(r->dest, sizeof(r->dest), "%s", key);
-	dns_mx_result_free(res);
-	group_submit(s, it, g);
+	g->otls = otls_start(
+	    s->dns, otls_policy_for(s->cfg, res->domain), res, mx_tls_done, g);
+	if (g->otls == NULL) {
+		group_fail(it, g, false, "451 4.3.0 out of memory");
+		part_done(s, it);
+		return;
+	}
+	if (!otls_pending(g->otls))
+		mx_tls_done(g, g->otls);
+}
+
+/* Smarthost or LMTP next hop: the policy configured for its name; DANE
+ * needs the MX step, so "dane" means "may" here. */
+static void
+static_tls(struct scheduler *s, struct outbound_req *r)
+{
+	for (size_t i = 0; i < r->naddrs; i++) {
+		struct outbound_tls *t = &r->tls[i];
+		memset(t, 0, sizeof(*t));
+		if (r->addrs[i].ss_family == AF_UNIX)
+			continue; /* RMX_TLS_NONE */
+		t->policy = otls_policy_for(s->cfg, r->hosts[i]);
+		t->why = "configured policy";
+		if (t->policy == RMX_TLS_DANE) {
+			t->policy = RMX_TLS_MAY;
+			t->why = "DANE applies to MX delivery only";
+		}
+		t->dnssec = "insecure";
+		snprintf(t->name, sizeof(t->name), "%s", r->hosts[i]);
+	}
 }
 
 /* Connect a group whose addresses are known (MX or smarthost). */
@@ -684,6 +713,8 @@ group_submit(struct scheduler *s, struct sched_item *it, struct remote_group *g)
 	}
 	r->body = it->body.data;
 	r->body_len = it->body.len;
+	if (g->otls == NULL)
+		static_tls(s, r);
 	outbound_submit(s->ob, r);
 }
 
@@ -883,6 +914,7 @@ start_remote(struct scheduler *s, struct sched_item *it)
 		g->req.done = remote_done;
 		g->req.arg = g;
 		it->parts++;
+		static_tls(s, &g->req);
 		outbound_submit(s->ob, &g->req);
 	}
 	free(done);
