@@ -639,7 +639,7 @@ mx_done(void *arg, struct dns_mx_result *res)
 	struct outbound_req *r = &g->req;
 	char why[700], key[300];
 	const char *enh;
-	int code;
+	int code, pol;
 	size_t kl = 0;
 
 	g->mx = NULL;
@@ -659,9 +659,15 @@ mx_done(void *arg, struct dns_mx_result *res)
 		    h ? "," : "mx:", res->hosts[h].name);
 		kl = w < 0 ? sizeof(key) : kl + (size_t)w;
 	}
-	snprintf(r->dest, sizeof(r->dest), "%s", key);
-	g->otls = otls_start(
-	    s->dns, otls_policy_for(s->cfg, res->domain), res, mx_tls_done, g);
+	/* a domain with its own TLS policy never shares a connection
+	 * made under another one */
+	pol = otls_policy_for(s->cfg, res->domain);
+	if (pol != s->cfg->outbound.tls)
+		snprintf(r->dest, sizeof(r->dest), "%.300s/tls=%s", key,
+		    config_tls_policy_name(pol));
+	else
+		snprintf(r->dest, sizeof(r->dest), "%s", key);
+	g->otls = otls_start(s->dns, pol, res, mx_tls_done, g);
 	if (g->otls == NULL) {
 		group_fail(it, g, false, "451 4.3.0 out of memory");
 		part_done(s, it);
