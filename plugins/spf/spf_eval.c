@@ -113,10 +113,18 @@ struct spf_eval {
 
 /* ------------------------------------------------------------ helpers */
 
+/* Copy with truncation (intended: the fields are for logs). */
 static void
 copy_str(char *dst, size_t cap, const char *src)
 {
-	snprintf(dst, cap, "%s", src ? src : "");
+	size_t n;
+
+	if (cap == 0)
+		return;
+	n = src ? strnlen(src, cap - 1) : 0;
+	if (n > 0)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 static void
