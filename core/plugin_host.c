@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns_cache.h"
 #include "dns_resolver.h"
 #include "log.h"
 
@@ -48,24 +49,37 @@ struct post_msg {
 	struct post_msg *next;
 };
 
+/* A plugin's timer: on the worker's list (prev/next) and on its call's
+ * (cnext). It belongs to the plugin step that set it: when that plugin
+ * finishes its part of the call, the timer is dropped. */
 struct ptimer {
 	struct rmx_call *call;
 	uint32_t gen;
+	size_t pos; /* chain position of the plugin that set it */
 	uint64_t due_ms;
 	rmx_timer_fn *fn;
 	void *arg;
-	struct ptimer *next;
+	struct ptimer *prev, *next, *cnext;
 };
 
-/* A plugin's DNS query in flight (owned by the plugin_worker's list). */
+/* A plugin's DNS query in flight (owned by the plugin_worker's list),
+ * or a cached answer waiting for delivery on the next poll (then the
+ * answer is in wire[]). */
 struct pdns {
 	struct plugin_worker *pw;
 	struct rmx_call *call;
 	uint32_t gen;
+	size_t pos;  /* chain position of the plugin that asked */
 	uint64_t id; /* dns_query handle */
 	rmx_dns_fn *fn;
 	void *arg;
 	struct pdns *prev, *next;
+	char name[256];
+	uint16_t type;
+	/* cached answers only */
+	int rcode, secure;
+	size_t len;
+	uint8_t *wire;
 };
 
 struct alloc_node {
@@ -83,7 +97,8 @@ struct rmx_call {
 	bool running, pending, cancelled, finished;
 	bool completed_in_call;
 	enum rmx_verdict completed_v;
-	unsigned refs; /* offload jobs and timers referring to the call */
+	unsigned refs; /* offload jobs, timers, DNS queries referring to it */
+	struct ptimer *timers; /* this call's (see struct ptimer) */
 	struct alloc_node *allocs;
 	struct rmx_call *next_free, *next_all;
 };
@@ -96,8 +111,12 @@ struct plugin_worker {
 	int notify_fd;
 	struct rmx_call *free_calls, *all_calls;
 	struct ptimer *timers;
-	struct dns_resolver *dns;         /* the worker's, or NULL */
-	struct pdns *dns_q;               /* plugin queries in flight */
+	uint64_t next_due;        /* earliest due_ms on timers (0 = unknown) */
+	struct dns_resolver *dns; /* the worker's, or NULL */
+	struct pdns *dns_q;       /* plugin queries in flight */
+	struct dns_cache *dns_cache;
+	struct pdns *dns_ready,
+	    **dns_ready_tail; /* cached answers to hand over on the next poll */
 	_Atomic(struct post_msg *) posts; /* SHARED: pushed by any thread */
 };
 
@@ -447,13 +466,53 @@ h_timer_add(struct rmx_call *c, unsigned ms, rmx_timer_fn *fn, void *arg)
 		return -ENOMEM;
 	t->call = c;
 	t->gen = c->gen;
+	t->pos = c->pos;
 	t->due_ms = h_now_ms() + ms;
 	t->fn = fn;
 	t->arg = arg;
 	t->next = c->pw->timers;
+	if (t->next != NULL)
+		t->next->prev = t;
 	c->pw->timers = t;
+	t->cnext = c->timers;
+	c->timers = t;
+	if (c->pw->next_due == 0 || t->due_ms < c->pw->next_due)
+		c->pw->next_due = t->due_ms;
 	c->refs++;
 	return 0;
+}
+
+/* Take t off the worker's list and its call's list (not freed). */
+static void
+timer_unlink(struct ptimer *t)
+{
+	struct plugin_worker *pw = t->call->pw;
+	struct ptimer **pp;
+
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else
+		pw->timers = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+	for (pp = &t->call->timers; *pp != NULL; pp = &(*pp)->cnext)
+		if (*pp == t) {
+			*pp = t->cnext;
+			break;
+		}
+}
+
+/* The current plugin is done with the call: its timers go. */
+static void
+drop_timers(struct rmx_call *c)
+{
+	while (c->timers != NULL) {
+		struct ptimer *t = c->timers;
+		timer_unlink(t);
+		c->refs--;
+		free(t);
+	}
 }
 
 static void call_put(struct rmx_call *c);
@@ -483,7 +542,19 @@ pdns_answer(void *arg, const struct dns_result *res)
 
 	pdns_unlink(q);
 	c->refs--;
-	if (q->gen == c->gen && !c->cancelled && !c->finished)
+	/* keep good answers for the next queries of this worker */
+	if (secure >= 0 &&
+	    (rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN) &&
+	    res->packet != NULL && !res->timed_out)
+		dns_cache_put(q->pw->dns_cache, q->name, q->type, rcode, secure,
+		    res->packet, res->packet_len,
+		    res->havedata
+			? (res->ttl < DNS_CACHE_MAX_TTL ? res->ttl
+							: DNS_CACHE_MAX_TTL)
+			: DNS_CACHE_NEG_TTL,
+		    h_now_ms());
+	if (q->gen == c->gen && !c->cancelled && !c->finished &&
+	    q->pos == c->pos)
 		q->fn(c, rcode, secure, secure < 0 ? NULL : res->packet,
 		    secure < 0 ? 0 : res->packet_len, q->arg);
 	if ((c->cancelled || c->finished) && c->refs == 0 && q->gen == c->gen)
@@ -498,17 +569,42 @@ h_dns_query(
 	struct plugin_worker *pw = c->pw;
 	struct pdns *q;
 
+	const uint8_t *wire;
+	size_t len;
+	int rcode, secure;
+
 	if (pw->dns == NULL)
 		return -ENOSYS;
-	if (name == NULL || fn == NULL || rrtype <= 0 || rrtype > 65535)
+	if (name == NULL || fn == NULL || rrtype <= 0 || rrtype > 65535 ||
+	    strlen(name) >= sizeof(q->name))
 		return -EINVAL;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return -ENOMEM;
 	q->pw = pw;
 	q->call = c;
 	q->gen = c->gen;
+	q->pos = c->pos;
 	q->fn = fn;
 	q->arg = arg;
+	q->type = (uint16_t)rrtype;
+	memcpy(q->name, name, strlen(name) + 1);
+	if (dns_cache_get(pw->dns_cache, name, (uint16_t)rrtype, h_now_ms(),
+		&rcode, &secure, &wire, &len)) {
+		/* answered from this worker's cache: delivered on the next
+		 * poll, never from inside dns_query */
+		if ((q->wire = malloc(len)) == NULL) {
+			free(q);
+			return -ENOMEM;
+		}
+		memcpy(q->wire, wire, len);
+		q->len = len;
+		q->rcode = rcode;
+		q->secure = secure;
+		*pw->dns_ready_tail = q;
+		pw->dns_ready_tail = &q->next;
+		c->refs++;
+		return 0;
+	}
 	q->id = dns_query(pw->dns, name, (uint16_t)rrtype, pdns_answer, q);
 	if (q->id == 0) {
 		free(q);
@@ -526,8 +622,43 @@ h_dns_query(
 void
 plugin_worker_set_resolver(struct plugin_worker *pw, struct dns_resolver *r)
 {
-	if (pw != NULL)
+	if (pw != NULL) {
 		pw->dns = r;
+		if (pw->dns_cache == NULL)
+			pw->dns_cache = dns_cache_new(4096);
+	}
+}
+
+/* Hand cached answers over (in order; new ones queued by the callbacks
+ * wait for the next round). */
+static void
+deliver_cached(struct plugin_worker *pw)
+{
+	struct pdns *q = pw->dns_ready;
+
+	pw->dns_ready = NULL;
+	pw->dns_ready_tail = &pw->dns_ready;
+	while (q != NULL) {
+		struct pdns *next = q->next;
+		struct rmx_call *c = q->call;
+		c->refs--;
+		if (q->gen == c->gen && !c->cancelled && !c->finished &&
+		    q->pos == c->pos)
+			q->fn(c, q->rcode, q->secure, q->wire, q->len, q->arg);
+		if ((c->cancelled || c->finished) && c->refs == 0 &&
+		    q->gen == c->gen)
+			call_put(c);
+		free(q->wire);
+		free(q);
+		q = next;
+	}
+}
+
+/* plugin_worker_dns_pending - cached answers wait for the next poll */
+bool
+plugin_worker_dns_pending(const struct plugin_worker *pw)
+{
+	return pw != NULL && pw->dns_ready != NULL;
 }
 
 static const struct rmx_host_api host_api = {
@@ -600,6 +731,7 @@ call_put(struct rmx_call *c)
 static void
 finish(struct rmx_call *c, enum rmx_verdict v, bool async)
 {
+	drop_timers(c);
 	c->finished = true;
 	c->res->verdict = v == RMX_PENDING ? RMX_TEMPFAIL : v;
 	if (async)
@@ -617,6 +749,7 @@ advance(struct rmx_call *c, enum rmx_verdict v)
 	for (;;) {
 		size_t idx;
 
+		drop_timers(c); /* the plugin before is done */
 		if (v != RMX_CONTINUE) {
 			finish(c, v, was_async);
 			return;
@@ -689,6 +822,7 @@ plugin_run(struct plugin_worker *pw, int hook,
 		}
 		if ((unsigned)v > RMX_PENDING)
 			v = RMX_TEMPFAIL;
+		drop_timers(c);
 		if (v != RMX_CONTINUE) {
 			finish(c, v, false);
 			return 0;
@@ -713,6 +847,7 @@ plugin_cancel(struct plugin_worker *pw, struct rmx_call *c)
 		offsetof(struct rmx_plugin, cancel) + sizeof(p->cancel) &&
 	    p->cancel != NULL)
 		p->cancel(c, pw->ws[call_plugin_index(c)]);
+	drop_timers(c);
 	c->finished = true;
 	call_put(c);
 }
@@ -745,11 +880,13 @@ void
 plugin_worker_poll(struct plugin_worker *pw)
 {
 	struct post_msg *m, *n;
-	struct ptimer **tp, *t;
+	struct ptimer *t, *tn;
 	uint64_t now;
 
 	if (pw == NULL)
 		return;
+	for (int round = 0; round < 8 && pw->dns_ready != NULL; round++)
+		deliver_cached(pw);
 	m = atomic_exchange_explicit(&pw->posts, NULL, memory_order_acquire);
 	for (; m != NULL; m = n) {
 		n = m->next;
@@ -760,21 +897,30 @@ plugin_worker_poll(struct plugin_worker *pw)
 	if (pw->timers == NULL)
 		return;
 	now = h_now_ms();
-	for (tp = &pw->timers; (t = *tp) != NULL;) {
+	if (pw->next_due != 0 && now < pw->next_due)
+		return;
+restart:
+	pw->next_due = 0;
+	for (t = pw->timers; t != NULL; t = tn) {
 		struct rmx_call *c = t->call;
+		tn = t->next;
 		if (t->due_ms > now) {
-			tp = &t->next;
+			if (pw->next_due == 0 || t->due_ms < pw->next_due)
+				pw->next_due = t->due_ms;
 			continue;
 		}
-		*tp = t->next;
+		/* off the lists before fn: fn may complete the call, which
+		 * drops the call's other timers */
+		timer_unlink(t);
 		c->refs--;
-		if (t->gen == c->gen && !c->cancelled && !c->finished)
+		if (t->gen == c->gen && !c->cancelled && !c->finished &&
+		    t->pos == c->pos)
 			t->fn(c, t->arg);
 		if ((c->cancelled || c->finished) && c->refs == 0 &&
 		    t->gen == c->gen)
 			call_put(c);
 		free(t);
-		tp = &pw->timers; /* fn may have added timers */
+		goto restart; /* fn may have added or dropped timers */
 	}
 }
 
@@ -1049,6 +1195,7 @@ plugin_worker_new(struct plugin_host *ph, unsigned worker, struct offload *off,
 	}
 	pw->ph = ph;
 	pw->worker = worker;
+	pw->dns_ready_tail = &pw->dns_ready;
 	pw->off = off;
 	pw->notify_fd = notify_fd;
 	for (size_t i = 0; i < ph->n; i++) {
@@ -1094,6 +1241,13 @@ plugin_worker_free(struct plugin_worker *pw)
 		dns_cancel(pw->dns, q->id);
 		free(q);
 	}
+	while (pw->dns_ready != NULL) {
+		struct pdns *q = pw->dns_ready;
+		pw->dns_ready = q->next;
+		free(q->wire);
+		free(q);
+	}
+	dns_cache_free(pw->dns_cache);
 	m = atomic_exchange(&pw->posts, NULL);
 	for (; m != NULL; m = mn) {
 		mn = m->next;

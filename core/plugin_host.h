@@ -116,7 +116,10 @@ void plugin_cancel(struct plugin_worker *pw, struct rmx_call *call);
 /* Worker loop: offload completions owned by the plugin host. Returns
  * true if job was one (and consumed it). */
 bool plugin_offload_done(struct plugin_worker *pw, struct offload_job *job);
-/* Worker loop: timers due and posts from other threads. */
+/* Worker loop: timers due, posts from other threads, cached DNS
+ * answers. */
 void plugin_worker_poll(struct plugin_worker *pw);
+/* Cached DNS answers still wait: the loop must not sleep. */
+bool plugin_worker_dns_pending(const struct plugin_worker *pw);
 
 #endif

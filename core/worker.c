@@ -1298,6 +1298,8 @@ loop(struct worker *w)
 		if (w->stopping && w->nconns == 0 &&
 		    !scheduler_busy(w->sched) && !outbound_busy(w->ob))
 			break;
+		if (plugin_worker_dns_pending(w->pw))
+			ts.tv_sec = 0; /* answers from the DNS cache wait */
 		io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
 		io_uring_for_each_cqe(&w->ring, head, cqe) {
 			handle_cqe(w, cqe);
