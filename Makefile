@@ -201,8 +201,19 @@ fuzz:
 			tests/fuzz/corpus/$$n || exit 1; \
 	done
 
-bench: all
+# Benchmark tools (bench/README.md): SMTP load generator, discarding sink,
+# wolfSSL's in-memory handshake rate.
+BENCH_TOOLS := $(B)/bench/ringmx-load $(B)/bench/ringmx-sink \
+	$(B)/bench/tls-handshake
+$(B)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $< -luring -lwolfssl -lm
+.PHONY: bench-tools
+bench-tools: $(BENCH_TOOLS)
+
+bench: all $(BENCH_TOOLS)
 	@tools/install-deps.sh --bench
+	@bench/load-selftest.sh
 	@bench/inbound.sh
 	@bench/plugins.sh
 	@bench/relay.sh
@@ -216,7 +227,7 @@ lint:
 		--inline-suppr --error-exitcode=1 --quiet \
 		-D_GNU_SOURCE -Icore -Istorage -Idns -Iinclude \
 		--suppress=missingIncludeSystem \
-		-Iplugins/common core storage dns tools plugins
+		-Iplugins/common core storage dns tools plugins bench
 
 install: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(SPFCHECK_REL) \
 	$(PLUGINS_REL)

@@ -36,7 +36,7 @@ DNS_PID=""
 cleanup() {
 	stop_ringmx
 	stop_pid DNS_PID
-	rm -rf "$T"
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -74,7 +74,7 @@ EOF
 
 # NSD with the zone, kept up by a python process until stdin closes.
 mkfifo "$T/dns.in"
-"$PY" - "$T" <"$T/dns.in" >"$T/dns.out" 2>"$T/dns.err" <<'EOF' &
+cat >"$T/dns.py" <<'EOF'
 import pathlib, sys
 sys.path.insert(0, "tests/integration")
 from dnsserver import DNSServer, Zone
@@ -82,8 +82,9 @@ t = pathlib.Path(sys.argv[1])
 recs = t.joinpath("zone.txt").read_text().splitlines()
 with DNSServer(t / "dns", {"test.": Zone("secure", recs)}) as srv:
     print(srv.trust_anchor, srv.unbound_conf, flush=True)
-    sys.stdin.read()
+    sys.stdin.read()  # until the script closes the fifo (fd 9)
 EOF
+"$PY" "$T/dns.py" "$T" <"$T/dns.in" >"$T/dns.out" 2>"$T/dns.err" &
 DNS_PID=$!
 exec 9>"$T/dns.in"
 for _ in $(seq 1 200); do
