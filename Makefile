@@ -218,6 +218,7 @@ bench: all $(BENCH_TOOLS)
 	@bench/plugins.sh
 	@bench/relay.sh
 	@bench/auth.sh
+	@bench/tls.sh
 
 FMT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
 	find core storage dns plugins tools tests bench include -name '*.[ch]')

@@ -126,6 +126,10 @@ make_ctx(const struct rmx_tls_cfg *cfg, size_t i, char *err, size_t errlen)
 	    ctx, groups, (int)(sizeof(groups) / sizeof(groups[0])));
 	/* Clients of an MTA present no certificate we could check. */
 	wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+	/* No server-side session cache: wolfSSL's is process-wide behind a
+	 * mutex (a lock shared by the workers on every handshake). Clients
+	 * resume with session tickets instead (stateless). */
+	wolfSSL_CTX_set_session_cache_mode(ctx, WOLFSSL_SESS_CACHE_OFF);
 	{
 		char why[120] = "";
 		if (self_test(ctx, why, sizeof(why)) != 0) {
