@@ -4,7 +4,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := liburing lmdb libconfig wolfssl libunbound libsodium
+PKGS    := liburing lmdb libconfig wolfssl libunbound libsodium json-c
 VERSION := 0.1.0
 
 # One package at a time: libunbound.pc requires libevent.pc, which
@@ -62,7 +62,7 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BS)/replay/%)
 
 .PHONY: all run test test-unit test-integration lint fuzz bench install \
 	deps test-deps clean help check-config
-all: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(SPFCHECK_REL) \
+all: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(B)/ringmxctl $(SPFCHECK_REL) \
 	$(PLUGINS_REL)
 
 help:
@@ -111,6 +111,10 @@ $(B)/ringmx-passwd: tools/ringmx-passwd.c
 # ringmx-dnscheck: MX resolution exactly as a worker does it (operators'
 # and tests' tool); links the daemon's library objects.
 $(B)/ringmx-dnscheck: tools/ringmx-dnscheck.c $(REL_OBJS)
+	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $< $(REL_OBJS) $(LIBS)
+
+# ringmxctl: the control socket's client (config.c for -c CONFIG).
+$(B)/ringmxctl: tools/ringmxctl.c $(REL_OBJS)
 	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $< $(REL_OBJS) $(LIBS)
 
 $(BS)/ringmx-dnscheck: tools/ringmx-dnscheck.c $(SAN_OBJS)
@@ -174,7 +178,7 @@ test: test-deps
 	@tests/run-all.sh
 
 test-build: $(BS)/ringmx $(UNIT_BINS) $(REPLAY_BINS) $(B)/ringmx \
-	$(B)/ringmx-passwd $(BS)/ringmx-dnscheck $(SPFCHECK_SAN) $(ABI_SOS) \
+	$(B)/ringmx-passwd $(B)/ringmxctl $(BS)/ringmx-dnscheck $(SPFCHECK_SAN) $(ABI_SOS) \
 	$(PLUGINS_SAN) $(PLUGINS_REL)
 
 test-unit: $(UNIT_BINS) $(REPLAY_BINS)
@@ -204,7 +208,13 @@ fuzz:
 # Benchmark tools (bench/README.md): SMTP load generator, discarding sink,
 # wolfSSL's in-memory handshake rate.
 BENCH_TOOLS := $(B)/bench/ringmx-load $(B)/bench/ringmx-sink \
-	$(B)/bench/tls-handshake
+	$(B)/bench/tls-handshake $(B)/bench/queue-list
+# queue inspection benchmark: links the storage library objects only
+$(B)/bench/queue-list: bench/queue-list.c \
+		$(filter $(B)/obj/storage/%,$(REL_OBJS)) $(B)/obj/core/buf.o \
+		$(B)/obj/core/log.o
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $^ -llmdb
 $(B)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) $(REL_LDFLAGS) -o $@ $< -luring -lwolfssl -lm
@@ -230,15 +240,15 @@ lint:
 		--suppress=missingIncludeSystem \
 		-Iplugins/common core storage dns tools plugins bench
 
-install: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(SPFCHECK_REL) \
-	$(PLUGINS_REL)
+install: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(B)/ringmxctl \
+	$(SPFCHECK_REL) $(PLUGINS_REL)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/doc/ringmx \
 		$(DESTDIR)$(PREFIX)/include/ringmx \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/lib/ringmx/plugins
 	install -m 0755 $(B)/ringmx $(DESTDIR)$(PREFIX)/sbin/ringmx
-	install -m 0755 $(B)/ringmx-passwd $(B)/ringmx-dnscheck \
-		$(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(B)/ringmxctl \
+		$(SPFCHECK_REL) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 include/ringmx/plugin.h \
 		$(DESTDIR)$(PREFIX)/include/ringmx/
 	printf 'prefix=%s\nincludedir=$${prefix}/include\n\nName: ringmx\nDescription: ringmx plugin ABI\nVersion: %s\nCflags: -I$${includedir}\n' \
@@ -247,6 +257,9 @@ install: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(SPFCHECK_REL) \
 		install -m 0755 $$p $(DESTDIR)$(PREFIX)/lib/ringmx/plugins/; \
 	done
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/ringmx/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0644 docs/man/ringmx.8 docs/man/ringmxctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 docs/man/ringmx.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 
 clean:
 	rm -rf $(B)

@@ -90,6 +90,8 @@ static int parse_bool(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_log_level(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_log_format(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_listeners(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_local_domains(
@@ -128,11 +130,14 @@ static int parse_tls_policies(
 static const struct key top_keys[] = {
     {"hostname", parse_hostname, CFG(hostname), 0, 0},
     {"authserv_id", parse_hostname, CFG(authserv_id), 0, 0},
+    {"control_socket", parse_string, CFG(control_socket), 0, 0},
+    {"control_group", parse_string, CFG(control_group), 0, 0},
     {"workers", parse_uint, CFG(workers), 1, WORKERS_MAX},
     {"state_dir", parse_string, CFG(state_dir), 0, 0},
     {"maildir_root", parse_string, CFG(maildir_root), 0, 0},
     {"log_file", parse_string, CFG(log_file), 0, 0},
     {"log_level", parse_log_level, CFG(log_level), 0, 0},
+    {"log_format", parse_log_format, CFG(log_format), 0, 0},
     {"hold", parse_bool, CFG(hold), 0, 0},
     {"queue_map_size", parse_size, CFG(queue_map_size), MIB, SIZE_MAX},
     {"listeners", parse_listeners, 0, 0, 0},
@@ -622,6 +627,24 @@ parse_log_level(
 	return serr(c, s,
 	    "\"%s\" is not a log level (error, warning, notice, info, debug)",
 	    v);
+}
+
+/* log_format = "text" | "json" (LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1,
+ * as in log.h) */
+static int
+parse_log_format(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	const char *v;
+
+	(void)k;
+	if ((v = want_string(c, s)) == NULL)
+		return -1;
+	if (strcmp(v, "text") == 0 || strcmp(v, "json") == 0) {
+		*(int *)dst = v[0] == 'j';
+		return 0;
+	}
+	return serr(c, s, "\"%s\" is not a log format (text, json)", v);
 }
 
 static int
@@ -2107,6 +2130,14 @@ config_print(const struct rmx_config *cfg, FILE *out)
 		fputs(";\nauthserv_id = ", out);
 		print_string(out, cfg->authserv_id);
 	}
+	if (cfg->control_socket != NULL) {
+		fputs(";\ncontrol_socket = ", out);
+		print_string(out, cfg->control_socket);
+	}
+	if (cfg->control_group != NULL) {
+		fputs(";\ncontrol_group = ", out);
+		print_string(out, cfg->control_group);
+	}
 	fprintf(out, ";\nworkers = %u;\nstate_dir = ", cfg->workers);
 	print_string(out, cfg->state_dir);
 	fputs(";\nmaildir_root = ", out);
@@ -2119,8 +2150,11 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	} else {
 		fputs("# log_file unset: log to stderr\n", out);
 	}
-	fprintf(out, "log_level = \"%s\";\nhold = %s;\nqueue_map_size = ",
-	    level_name(cfg->log_level), cfg->hold ? "true" : "false");
+	fprintf(out, "log_level = \"%s\";\n", level_name(cfg->log_level));
+	fprintf(out, "log_format = \"%s\";\n",
+	    cfg->log_format == 1 ? "json" : "text");
+	fprintf(
+	    out, "hold = %s;\nqueue_map_size = ", cfg->hold ? "true" : "false");
 	print_size(out, cfg->queue_map_size);
 	fputs(";\nlisteners = (\n", out);
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
@@ -2276,6 +2310,8 @@ config_free(struct rmx_config *cfg)
 	free(cfg->source);
 	free(cfg->hostname);
 	free(cfg->authserv_id);
+	free(cfg->control_socket);
+	free(cfg->control_group);
 	for (size_t i = 0; i < cfg->outbound.ntls_policies; i++)
 		free(cfg->outbound.tls_domain[i]);
 	free(cfg->outbound.tls_domain);

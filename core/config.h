@@ -81,11 +81,14 @@ struct rmx_config {
 	char *source;          /* file name, or "<embedded>" */
 	char *hostname;        /* default: the machine's FQDN */
 	char *authserv_id;     /* Authentication-Results id; NULL = hostname */
+	char *control_socket;  /* NULL = <state_dir>/control.sock */
+	char *control_group;   /* group allowed on the socket, NULL = none */
 	unsigned workers;      /* default: online CPUs */
 	char *state_dir;       /* default "./var" */
 	char *maildir_root;    /* default "<state_dir>/mail" */
 	char *log_file;        /* NULL = stderr */
 	int log_level;         /* LOG_ERR..LOG_DEBUG (syslog numbering) */
+	int log_format;        /* LOG_FORMAT_TEXT (0, default) or _JSON */
 	bool hold;             /* keep accepted mail queued, deliver nothing */
 	size_t queue_map_size; /* LMDB map size per shard, default 4 GiB */
 	size_t nlisteners;

@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "ip_limit.h"
 #include "log.h"
 #include "queue_shard.h"
+#include "tls_server.h"
 #include "worker.h"
 
 #include <wolfssl/options.h>
@@ -203,26 +205,60 @@ fail:
  * the next restart (a full live reload arrives with the control socket).
  * A bad file changes nothing.
  */
-static void
-reload(const char *path, struct plugin_host *plugins)
+struct reload_ctx {
+	const char *path;
+	struct plugin_host *plugins;
+	struct worker **workers;
+	unsigned nworkers;
+};
+
+static int
+reload(void *arg, char *msg, size_t msglen)
 {
+	struct reload_ctx *rc = arg;
 	char err[1024], q[1100];
-	struct rmx_config *ncfg = config_load(path, err, sizeof(err));
+	struct rmx_config *ncfg = config_load(rc->path, err, sizeof(err));
+	int ret = 0;
 
 	if (ncfg == NULL) {
 		log_event(LOG_ERR, "reload", "result=failed reason=%s",
 		    log_quote(err, q, sizeof(q)));
-		return;
+		snprintf(msg, msglen, "%s", err);
+		return -1;
 	}
-	if (plugin_host_reconfigure(
-		plugins, ncfg->plugins, ncfg->nplugins, err, sizeof(err)) != 0)
+	/* certificates first: a file that does not load changes nothing */
+	for (size_t i = 0; i < ncfg->nlisteners; i++) {
+		struct tls_server *t;
+		if (ncfg->listeners[i].tls.ncerts == 0)
+			continue;
+		if ((t = tls_server_new(
+			 &ncfg->listeners[i].tls, err, sizeof(err))) == NULL) {
+			log_event(LOG_ERR, "reload", "result=failed reason=%s",
+			    log_quote(err, q, sizeof(q)));
+			snprintf(msg, msglen, "%s", err);
+			config_free(ncfg);
+			return -1;
+		}
+		tls_server_free(t);
+	}
+	if (plugin_host_reconfigure(rc->plugins, ncfg->plugins, ncfg->nplugins,
+		err, sizeof(err)) != 0) {
 		log_event(LOG_ERR, "reload", "result=partial reason=%s",
 		    log_quote(err, q, sizeof(q)));
-	else
+		snprintf(msg, msglen, "%s", err);
+		ret = -1;
+	} else {
 		log_event(LOG_NOTICE, "reload",
-		    "result=ok note=\"plugin "
-		    "settings reloaded; other settings apply at restart\"");
+		    "result=ok note=\"plugin settings and certificates "
+		    "reloaded; other settings apply at restart\"");
+		snprintf(msg, msglen,
+		    "plugin settings and certificates reloaded; other "
+		    "settings apply at restart");
+	}
+	for (unsigned i = 0; i < rc->nworkers; i++)
+		worker_reload_tls(rc->workers[i]);
 	config_free(ncfg);
+	return ret;
 }
 
 int
@@ -244,6 +280,9 @@ main(int argc, char **argv)
 	struct worker **workers;
 	struct ip_limit *iplim, *authfail, *dests, *rates;
 	struct plugin_host *plugins = NULL;
+	struct control *ctl = NULL;
+	struct queue_shard **ctl_shards = NULL;
+	struct reload_ctx rctx = {0};
 	sigset_t sigs;
 	int c, pidfd, rc = 0;
 	bool stopping = false;
@@ -298,6 +337,7 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return rc2;
 	}
+	log_set_format(cfg->log_format);
 	if (log_open(cfg->log_file, cfg->log_level) != 0) {
 		fprintf(stderr, "ringmx: log %s: %s\n", cfg->log_file,
 		    strerror(errno));
@@ -335,6 +375,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
 	sigaddset(&sigs, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
@@ -388,6 +429,36 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		log_event(LOG_INFO, "listening", "address=%s",
 		    cfg->listeners[i].address);
+	{
+		/* the control socket reads every shard (read-only) */
+		struct control_env ce = {0};
+		size_t nsh = 0;
+		for (unsigned i = 0; i < cfg->workers; i++)
+			nsh += wp[i].nshards;
+		ctl_shards = calloc(nsh ? nsh : 1, sizeof(*ctl_shards));
+		for (unsigned i = 0; ctl_shards != NULL && i < cfg->workers;
+		     i++)
+			for (size_t k = 0; k < wp[i].nshards; k++)
+				ctl_shards[ce.nshards++] = wp[i].shards[k];
+		ce.cfg = cfg;
+		ce.config_path = cfgpath;
+		ce.workers = workers;
+		ce.nworkers = cfg->workers;
+		ce.plugins = plugins;
+		ce.shards = ctl_shards;
+		ce.started = (int64_t)time(NULL);
+		rctx.path = cfgpath;
+		rctx.plugins = plugins;
+		rctx.workers = workers;
+		rctx.nworkers = cfg->workers;
+		if (ctl_shards == NULL ||
+		    (ctl = control_start(&ce, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "ringmx: %s\n", err);
+			log_event(
+			    LOG_ERR, "startup_failed", "reason=\"%s\"", err);
+			_exit(1);
+		}
+	}
 	log_event(LOG_NOTICE, "ready",
 	    "version=%s workers=%u hostname=%s "
 	    "pid=%d",
@@ -413,10 +484,18 @@ main(int argc, char **argv)
 			for (unsigned i = 0; i < cfg->workers; i++)
 				worker_request_stop(workers[i]);
 		} else if (sig == SIGHUP) {
-			reload(cfgpath, plugins);
-			for (unsigned i = 0; i < cfg->workers; i++)
-				worker_reload_tls(workers[i]);
+			char msg[1024];
+			reload(&rctx, msg, sizeof(msg));
+		} else if (sig == SIGUSR1) {
+			/* logrotate moved the file away: start a new one */
+			if (log_reopen(cfg->log_file) != 0)
+				log_event(LOG_ERR, "log_reopen_failed",
+				    "file=%s", cfg->log_file);
+			else
+				log_event(LOG_NOTICE, "log_reopened", "file=%s",
+				    cfg->log_file ? cfg->log_file : "stderr");
 		}
+		control_main_poll(ctl, reload, &rctx);
 		if (!stopping)
 			continue;
 		for (unsigned i = 0; i < cfg->workers; i++)
@@ -424,6 +503,7 @@ main(int argc, char **argv)
 		if (all_done)
 			break;
 	}
+	control_stop(ctl); /* before the workers close their shards */
 	for (unsigned i = 0; i < cfg->workers; i++)
 		worker_join_free(workers[i]);
 	{
@@ -436,6 +516,7 @@ main(int argc, char **argv)
 	wolfSSL_Cleanup();
 	free(workers);
 	free(wp);
+	free(ctl_shards);
 	plugin_host_free(plugins);
 	ip_limit_free(iplim);
 	ip_limit_free(authfail);

@@ -28,6 +28,7 @@
 
 #include "dns_dane.h"
 #include "log.h"
+#include "stats.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -669,6 +670,7 @@ tls_step(struct outbound *o, struct oconn *c)
 		    "%s%s version=%s cipher=%s", how[0] ? " " : "", how,
 		    wolfSSL_get_version(c->ssl),
 		    wolfSSL_get_cipher_name(c->ssl));
+		stat_inc(ST_OUT_TLS);
 		log_event(LOG_INFO, "tls", "dest=%s host=%s %s", c->dest,
 		    c->host, c->tls_desc);
 		smtp_client_tls_done(&c->sc);

@@ -23,6 +23,7 @@
 #include "dns_cache.h"
 #include "dns_resolver.h"
 #include "log.h"
+#include "stats.h"
 
 #define HOOK_MAX 32
 
@@ -588,10 +589,12 @@ h_dns_query(
 	q->arg = arg;
 	q->type = (uint16_t)rrtype;
 	memcpy(q->name, name, strlen(name) + 1);
+	stat_inc(ST_DNS_QUERIES);
 	if (dns_cache_get(pw->dns_cache, name, (uint16_t)rrtype, h_now_ms(),
 		&rcode, &secure, &wire, &len)) {
 		/* answered from this worker's cache: delivered on the next
 		 * poll, never from inside dns_query */
+		stat_inc(ST_DNS_CACHE_HITS);
 		if ((q->wire = malloc(len)) == NULL) {
 			free(q);
 			return -ENOMEM;
@@ -732,6 +735,12 @@ static void
 finish(struct rmx_call *c, enum rmx_verdict v, bool async)
 {
 	drop_timers(c);
+	if (v == RMX_ACCEPT)
+		stat_inc(ST_PLUGIN_ACCEPT);
+	else if (v == RMX_REJECT)
+		stat_inc(ST_PLUGIN_REJECT);
+	else if (v == RMX_TEMPFAIL || v == RMX_DISCONNECT)
+		stat_inc(ST_PLUGIN_TEMPFAIL);
 	c->finished = true;
 	c->res->verdict = v == RMX_PENDING ? RMX_TEMPFAIL : v;
 	if (async)
@@ -1171,6 +1180,34 @@ plugin_host_has_hook(const struct plugin_host *ph, int hook)
 {
 	return ph != NULL && hook > 0 && hook <= HOOK_MAX &&
 	       ph->nchain[hook] > 0;
+}
+
+static const char *const hook_names[] = {"", "connect", "helo", "starttls",
+    "auth", "mail", "rcpt", "data", "sign", "queued", "route", "delivery",
+    "bounce", "disconnect"};
+
+/* plugin_host_info - name, version, ABI and hooks of plugin i */
+int
+plugin_host_info(
+    const struct plugin_host *ph, size_t i, struct plugin_info *out)
+{
+	const struct rmx_plugin *p;
+
+	if (i >= ph->n)
+		return -1;
+	p = ph->pl[i].p;
+	memset(out, 0, sizeof(*out));
+	out->name = ph->pl[i].name;
+	out->path = ph->pl[i].path;
+	out->version = p->version ? p->version : "";
+	out->abi = p->abi_version;
+	for (const struct rmx_hook *h = p->hooks;
+	     h != NULL && h->id != 0 && out->nhooks < 16; h++)
+		out->hooks[out->nhooks++] =
+		    h->id < sizeof(hook_names) / sizeof(hook_names[0])
+			? hook_names[h->id]
+			: "unknown";
+	return 0;
 }
 
 /* plugin_host_name - name of plugin i */

@@ -78,6 +78,16 @@ void plugin_host_free(struct plugin_host *ph);
 size_t plugin_host_count(const struct plugin_host *ph);
 bool plugin_host_has_hook(const struct plugin_host *ph, int hook);
 const char *plugin_host_name(const struct plugin_host *ph, size_t i);
+/* What the control socket shows of plugin i (strings borrowed from the
+ * host; valid while it is loaded). 0, or -1 past the end. */
+struct plugin_info {
+	const char *name, *version, *path;
+	uint32_t abi; /* the plugin's RMX_PLUGIN_ABI_VERSION */
+	size_t nhooks;
+	const char *hooks[16]; /* hook names */
+};
+int plugin_host_info(
+    const struct plugin_host *ph, size_t i, struct plugin_info *out);
 
 /*
  * plugin_host_reconfigure - reload (main thread): hand each loaded

@@ -13,16 +13,18 @@
 #include <time.h>
 
 #include "bounce.h"
+#include "ctl_msg.h"
 #include "dns_mx.h"
 #include "local_delivery.h"
 #include "log.h"
 #include "nexthop.h"
 #include "outbound.h"
 #include "outbound_tls.h"
+#include "stats.h"
 
 #define MAX_JOBS_INFLIGHT 32
 
-enum item_state { IT_WAITING, IT_DELIVERING, IT_COMMITTING };
+enum item_state { IT_WAITING, IT_DELIVERING, IT_COMMITTING, IT_HELD };
 
 struct sched_item;
 
@@ -59,7 +61,8 @@ struct sched_item {
 	char qid_str[QID_STR_LEN + 1];
 	int64_t stored_next; /* next_attempt as stored in the shard */
 	enum item_state state;
-	struct sched_item *next;                  /* ready list */
+	struct ctl_msg *ctl;     /* operator request waiting for a commit */
+	struct sched_item *next; /* ready list */
 	struct sched_item *all_next, **all_pprev; /* every live item */
 };
 
@@ -70,6 +73,8 @@ struct scheduler {
 	struct sched_item *ready_head, **ready_tail;
 	struct sched_item **heap;
 	size_t nheap, capheap;
+	char **suspended; /* domains the operator suspended */
+	size_t nsuspended;
 	unsigned jobs;               /* delivery jobs in flight */
 	unsigned commits;            /* ops in flight */
 	struct plugin_worker *pw;    /* ROUTE hook, or NULL */
@@ -169,8 +174,13 @@ scheduler_free(struct scheduler *s)
 	 * stays in the queue and is resumed at the next start */
 	for (it = s->all; it != NULL; it = n) {
 		n = it->all_next;
+		if (it->ctl != NULL)
+			ctl_reply(it->ctl, -1, "the server is stopping");
 		item_free(it);
 	}
+	for (size_t i = 0; i < s->nsuspended; i++)
+		free(s->suspended[i]);
+	free(s->suspended);
 	free(s->heap);
 	free(s->own_addrs);
 	free(s);
@@ -295,7 +305,9 @@ scheduler_add(
 	it->env = env;
 	it->stored_next = env->next_attempt;
 	s->count++;
-	if (env->next_attempt == 0)
+	if (env->held)
+		it->state = IT_HELD; /* until an operator releases it */
+	else if (env->next_attempt == 0)
 		ready_push(s, it);
 	else
 		wait_until(s, it, env->next_attempt);
@@ -507,6 +519,7 @@ static void finish_attempt(
     struct scheduler *s, struct sched_item *it, int64_t now, unsigned no_route);
 
 static void part_done(struct scheduler *s, struct sched_item *it);
+static bool suspended(const struct scheduler *s, const char *domain);
 
 /* Apply one next hop's per-recipient results to the envelope. */
 static void
@@ -532,6 +545,7 @@ remote_done(void *arg, struct outbound_req *r)
 			rc->last_error = NULL;
 			it->relayed[g->idx[k]] =
 			    r->lmtp ? 0 : (r->peer_dsn ? 2 : 1);
+			stat_inc(ST_DELIVERED);
 			log_event(LOG_INFO, "delivered",
 			    "id=%s rcpt=<%s> relay=%s "
 			    "reply=\"%s\" tls=%s",
@@ -544,6 +558,7 @@ remote_done(void *arg, struct outbound_req *r)
 		rc->last_error = strdup(text);
 		if (st->outcome == SC_PERM) {
 			rc->state = QRCPT_FAILED;
+			stat_inc(ST_BOUNCED);
 			log_event(LOG_NOTICE, "bounced",
 			    "id=%s rcpt=<%s> relay=%s "
 			    "reply=\"%s\" tls=%s",
@@ -551,6 +566,7 @@ remote_done(void *arg, struct outbound_req *r)
 			    r->remote_mta[0] ? r->remote_mta : r->dest, text,
 			    log_quote(r->tls_log, tq, sizeof(tq)));
 		} else {
+			stat_inc(ST_DEFERRED);
 			log_event(LOG_INFO, "deferred",
 			    "id=%s rcpt=<%s> relay=%s "
 			    "reason=\"%s\" tls=%s",
@@ -829,6 +845,14 @@ start_remote(struct scheduler *s, struct sched_item *it)
 		if (nexthop_parse(t_i, &nh) != 0) {
 			snprintf(why, sizeof(why), "451 4.3.5 bad route \"%s\"",
 			    t_i);
+			remote_defer(it, g->idx, n, why);
+			continue;
+		}
+		if (nh.kind == NH_MX && suspended(s, dom_i)) {
+			snprintf(why, sizeof(why),
+			    "451 4.4.5 delivery to %s is suspended by the "
+			    "operator",
+			    dom_i);
 			remote_defer(it, g->idx, n, why);
 			continue;
 		}
@@ -1184,6 +1208,8 @@ scheduler_job_done(struct scheduler *s, struct offload_job *job)
 
 	s->jobs--;
 	qid_format(it->env->id, id);
+	stat_add(ST_DELIVERED, j->delivered);
+	stat_add(ST_DEFERRED, j->failed);
 	if (j->body_err != QUEUE_OK)
 		log_event(LOG_ERR, "queue_read_failed", "id=%s err=%d", id,
 		    j->body_err);
@@ -1216,8 +1242,16 @@ scheduler_commit_done(struct scheduler *s, struct qop *op)
 	}
 	if (op->result != QUEUE_OK) {
 		log_event(LOG_ERR, "queue_update_failed", "err=%d", op->result);
+		if (it->ctl != NULL) {
+			ctl_reply(it->ctl, -1, "the queue update failed");
+			it->ctl = NULL;
+		}
 		wait_until(s, it, now + (int64_t)s->cfg->queue.retry_initial);
 		return;
+	}
+	if (it->ctl != NULL) {
+		ctl_reply(it->ctl, 0, NULL);
+		it->ctl = NULL;
 	}
 	if (op->kind == QOP_DELETE) {
 		char id[QID_STR_LEN + 1];
@@ -1228,7 +1262,195 @@ scheduler_commit_done(struct scheduler *s, struct qop *op)
 		return;
 	}
 	it->stored_next = it->env->next_attempt;
+	if (it->env->held) {
+		it->state = IT_HELD;
+		return;
+	}
 	wait_until(s, it, it->env->next_attempt);
+}
+
+/* ---- operator requests (control socket) ---- */
+
+/* Take a waiting item out of the ready list or the heap. */
+static void
+unschedule(struct scheduler *s, struct sched_item *it)
+{
+	struct sched_item **pp;
+
+	for (pp = &s->ready_head; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == it) {
+			*pp = it->next;
+			if (*pp == NULL)
+				s->ready_tail = pp;
+			return;
+		}
+	for (size_t i = 0; i < s->nheap; i++) {
+		if (s->heap[i] != it)
+			continue;
+		/* move the last entry here, then restore the heap order by
+		 * re-pushing what follows (small heaps: operator action) */
+		s->heap[i] = s->heap[--s->nheap];
+		{
+			size_t n = s->nheap;
+			struct sched_item **tmp =
+			    n ? malloc(n * sizeof(*tmp)) : NULL;
+			if (n && tmp == NULL)
+				return;
+			if (n)
+				memcpy(tmp, s->heap, n * sizeof(*tmp));
+			s->nheap = 0;
+			for (size_t k = 0; k < n; k++)
+				heap_push(s, tmp[k]);
+			free(tmp);
+		}
+		return;
+	}
+}
+
+static struct sched_item *
+find_item(struct scheduler *s, qid_t id)
+{
+	for (struct sched_item *it = s->all; it != NULL; it = it->all_next)
+		if (it->env->id == id)
+			return it;
+	return NULL;
+}
+
+static bool
+has_domain(const struct qenvelope *e, const char *domain)
+{
+	for (uint32_t i = 0; i < e->nrcpt; i++)
+		if (e->rcpts[i].state == QRCPT_PENDING &&
+		    strcasecmp(rcpt_domain(e->rcpts[i].addr), domain) == 0)
+			return true;
+	return false;
+}
+
+/* scheduler_suspended - whether delivery to domain is suspended */
+static bool
+suspended(const struct scheduler *s, const char *domain)
+{
+	for (size_t i = 0; i < s->nsuspended; i++)
+		if (strcasecmp(s->suspended[i], domain) == 0)
+			return true;
+	return false;
+}
+
+static int
+suspend(struct scheduler *s, const char *domain, bool on)
+{
+	for (size_t i = 0; i < s->nsuspended; i++)
+		if (strcasecmp(s->suspended[i], domain) == 0) {
+			if (on)
+				return 0;
+			free(s->suspended[i]);
+			s->suspended[i] = s->suspended[--s->nsuspended];
+			/* deliver what waited for it now (in memory: the
+			 * stored next attempt is only a hint at restart) */
+			for (struct sched_item *it = s->all; it != NULL;
+			     it = it->all_next)
+				if (it->state == IT_WAITING &&
+				    has_domain(it->env, domain)) {
+					unschedule(s, it);
+					ready_push(s, it);
+				}
+			return 0;
+		}
+	if (!on)
+		return 0;
+	{
+		char **n =
+		    realloc(s->suspended, (s->nsuspended + 1) * sizeof(*n));
+		if (n == NULL)
+			return -1;
+		s->suspended = n;
+		if ((n[s->nsuspended] = strdup(domain)) == NULL)
+			return -1;
+		s->nsuspended++;
+	}
+	return 0;
+}
+
+/* scheduler_ctl - an operator request; answered now or after the commit
+ * (ctl_reply). Returns 1 (answer not sent) when the message is not this
+ * worker's, so that the caller can say so. */
+int
+scheduler_ctl(struct scheduler *s, struct ctl_msg *m)
+{
+	struct sched_item *it;
+	int64_t now = (int64_t)time(NULL);
+
+	if (m->op == CTL_SUSPEND || m->op == CTL_RESUME) {
+		if (suspend(s, m->domain, m->op == CTL_SUSPEND) != 0)
+			ctl_reply(m, -1, "out of memory");
+		else
+			ctl_reply(m, 0, NULL);
+		return 0;
+	}
+	if ((it = find_item(s, m->id)) == NULL)
+		return 1;
+	if (it->state == IT_DELIVERING || it->state == IT_COMMITTING ||
+	    it->ctl != NULL) {
+		ctl_reply(m, -1, "the message is being delivered; try again");
+		return 0;
+	}
+	switch (m->op) {
+	case CTL_HOLD:
+		if (it->env->held) {
+			ctl_reply(m, 0, NULL);
+			return 0;
+		}
+		unschedule(s, it);
+		it->env->held = 1;
+		break;
+	case CTL_RELEASE:
+		if (!it->env->held) {
+			ctl_reply(m, -1, "the message is not held");
+			return 0;
+		}
+		it->env->held = 0;
+		it->env->next_attempt = now;
+		break;
+	case CTL_RETRY:
+		if (it->env->held) {
+			ctl_reply(m, -1, "the message is held: release it");
+			return 0;
+		}
+		unschedule(s, it);
+		it->env->next_attempt = now;
+		break;
+	case CTL_DELETE:
+		if (it->state == IT_WAITING)
+			unschedule(s, it);
+		it->ctl = m;
+		log_event(LOG_NOTICE, "operator_delete", "id=%016llX",
+		    (unsigned long long)it->env->id);
+		submit_op(s, it, QOP_DELETE);
+		return 0;
+	case CTL_BOUNCE:
+		if (it->state == IT_WAITING)
+			unschedule(s, it);
+		for (uint32_t i = 0; i < it->env->nrcpt; i++) {
+			struct qrcpt *r = &it->env->rcpts[i];
+			if (r->state != QRCPT_PENDING)
+				continue;
+			r->state = QRCPT_FAILED;
+			free(r->last_error);
+			r->last_error = strdup(
+			    "550 5.0.0 returned to the sender by the operator");
+		}
+		it->env->held = 0;
+		it->ctl = m;
+		/* reports (DSNs) as for any failure, then the delete */
+		finish_attempt(s, it, now, 0);
+		return 0;
+	default:
+		ctl_reply(m, -1, "unknown request");
+		return 0;
+	}
+	it->ctl = m;
+	submit_op(s, it, QOP_UPDATE);
+	return 0;
 }
 
 /* scheduler_set_resolver - MX lookups for remote recipients */

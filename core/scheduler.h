@@ -47,6 +47,12 @@ void scheduler_job_done(struct scheduler *s, struct offload_job *job);
 void scheduler_commit_done(struct scheduler *s, struct qop *op);
 /* Jobs or commits in flight. */
 bool scheduler_busy(const struct scheduler *s);
+/* An operator request (ctl_msg.h): hold, release, retry, delete,
+ * bounce a message of this worker, suspend or resume a domain. Answered
+ * with ctl_reply() now or once durable; returns 1 without answering when
+ * the message is not this worker's. */
+struct ctl_msg;
+int scheduler_ctl(struct scheduler *s, struct ctl_msg *m);
 /* Messages known to the scheduler. */
 uint64_t scheduler_count(const struct scheduler *s);
 /* Backoff after n attempts: initial doubling, capped at max (seconds). */

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "smtp_auth.h"
+#include "stats.h"
 
 /* What advertised extensions add to the command line (RFC 5321
  * 4.5.3.1.4): SIZE 26 (RFC 1870), DSN 110 on MAIL and 500 on RCPT
@@ -70,6 +71,24 @@ close_with(struct smtp_session *s, int code, const char *enh, const char *text)
 	s->close_after_flush = true;
 }
 
+/* Refusals by command, for the counters. */
+static void
+count_reject(const char *what)
+{
+	if (strcmp(what, "RCPT") == 0)
+		stat_inc(ST_REJ_RCPT);
+	else if (strcmp(what, "MAIL") == 0)
+		stat_inc(ST_REJ_MAIL);
+	else if (strcmp(what, "DATA") == 0 || strcmp(what, "BDAT") == 0)
+		stat_inc(ST_REJ_DATA);
+	else if (strcmp(what, "AUTH") == 0)
+		stat_inc(ST_REJ_AUTH);
+	else if (strcmp(what, "EHLO") == 0 || strcmp(what, "HELO") == 0)
+		stat_inc(ST_REJ_HELO);
+	else
+		stat_inc(ST_REJ_OTHER);
+}
+
 /* An error reply to a command: counts towards errors_max. */
 static void
 reply_err(struct smtp_session *s, const struct smtp_reply *r, const char *what)
@@ -77,6 +96,7 @@ reply_err(struct smtp_session *s, const struct smtp_reply *r, const char *what)
 	char q[128];
 
 	reply(s, r->code, r->enh, "%s", r->text);
+	count_reject(what);
 	log_event(LOG_INFO, "reject",
 	    "conn=%llu ip=%s cmd=%s code=%d "
 	    "status=%s reason=%s",
@@ -1379,6 +1399,7 @@ smtp_session_tls_done(
 {
 	s->starttls_req = false;
 	s->tls_active = true;
+	stat_inc(ST_TLS_HANDSHAKES);
 	snprintf(s->tls_version, sizeof(s->tls_version), "%s", version);
 	snprintf(s->tls_cipher, sizeof(s->tls_cipher), "%s", cipher);
 	run_info_hook(s, RMX_HOOK_STARTTLS);
@@ -1408,6 +1429,7 @@ smtp_session_commit_done(struct smtp_session *s)
 	s->op_inflight = false;
 	qid_format(s->qid, id);
 	if (s->op.result == QUEUE_OK) {
+		stat_inc(ST_MSG_QUEUED);
 		log_event(LOG_INFO, "queued",
 		    "id=%s conn=%llu ip=%s from=<%s> "
 		    "nrcpt=%u size=%zu worker=%u",

@@ -30,6 +30,7 @@
 #include "cidr.h"
 #include "dns_resolver.h"
 
+#include "ctl_msg.h"
 #include "listener.h"
 #include "log.h"
 #include "offload.h"
@@ -37,6 +38,7 @@
 #include "queue_commit.h"
 #include "scheduler.h"
 #include "smtp_server.h"
+#include "stats.h"
 #include "timer_wheel.h"
 #include "tls_conn.h"
 #include "tls_server.h"
@@ -107,7 +109,10 @@ struct worker {
 	struct dns_resolver *dns; /* this worker's resolver, or NULL */
 	struct authfail *af_head, **af_tail; /* AUTH failures to expire */
 	struct tls_server **tls_srv; /* per listener, NULL without TLS */
-	atomic_uint tls_gen;         /* SHARED: bumped by worker_reload_tls */
+	struct stats stats;          /* SHARED: read by the control thread */
+	_Atomic(struct ctl_msg *) ctl_inbox; /* SHARED: control requests */
+	atomic_bool *paused; /* per listener; SHARED: read for status */
+	atomic_uint tls_gen; /* SHARED: bumped by worker_reload_tls */
 	unsigned tls_gen_seen;
 	bool tls_reloading; /* a reload job is on the offload thread */
 	struct smtp_server_ctx sctx;
@@ -242,6 +247,7 @@ conn_alloc(struct worker *w)
 	c->fd = -1;
 	w->slots[slot] = c;
 	w->nconns++;
+	stat_set(ST_CONN_OPEN, w->nconns);
 	return c;
 }
 
@@ -283,6 +289,7 @@ conn_maybe_free(struct worker *w, struct conn *c)
 	w->slots[c->slot] = NULL;
 	w->freelist[w->nfree++] = c->slot;
 	w->nconns--;
+	stat_set(ST_CONN_OPEN, w->nconns);
 	free(c);
 }
 
@@ -465,6 +472,7 @@ session_input(struct worker *w, struct conn *c, const uint8_t *data, size_t n)
 static void
 tls_failed(struct worker *w, struct conn *c, const char *why)
 {
+	stat_inc(ST_TLS_FAILED);
 	log_event(LOG_NOTICE, "tls_failed", "conn=%llu ip=%s err=\"%s\"",
 	    (unsigned long long)c->sess.conn_id, c->sess.client_ip, why);
 	buf_reset(&c->sess.out);
@@ -609,9 +617,11 @@ on_accept(struct worker *w, unsigned li, int res, unsigned flags)
 	c->sess.relay_ok = cidr_match_any(w->p.cfg->relay_networks,
 	    w->p.cfg->nrelay_networks, (const struct sockaddr *)&ss);
 	w->st_conns++;
+	stat_inc(ST_CONN_ACCEPTED);
 	if (!ip_limit_acquire(
 		w->p.iplim, c->ipkey, lim->conn_per_ip, lim->conn_max)) {
 		w->st_refused++;
+		stat_inc(ST_CONN_REFUSED);
 		log_event(LOG_NOTICE, "reject",
 		    "conn=%llu ip=%s "
 		    "reason=too_many_connections code=421",
@@ -781,7 +791,9 @@ arm_accept(struct worker *w, unsigned li)
 {
 	struct io_uring_sqe *sqe;
 
-	if (w->accept_armed[li] || w->lfds[li] < 0)
+	if (w->accept_armed[li] || w->lfds[li] < 0 ||
+	    (w->paused != NULL &&
+		atomic_load_explicit(&w->paused[li], memory_order_relaxed)))
 		return;
 	sqe = get_sqe(w);
 	io_uring_prep_multishot_accept(
@@ -800,6 +812,57 @@ submit_commit(void *arg, struct qop *op)
 }
 
 static void begin_stop(struct worker *w);
+
+/* Stop or start accepting on listener li. */
+static void
+set_paused(struct worker *w, size_t li, bool on)
+{
+	if (atomic_load_explicit(&w->paused[li], memory_order_relaxed) == on)
+		return;
+	atomic_store_explicit(&w->paused[li], on, memory_order_relaxed);
+	if (on && w->accept_armed[li]) {
+		/* the cancelled multishot accept completes with -ECANCELED
+		 * and clears accept_armed; connections wait in the backlog */
+		struct io_uring_sqe *sqe = get_sqe(w);
+		io_uring_prep_cancel64(
+		    sqe, mkud(OP_ACCEPT, 0, (uint32_t)li), 0);
+		io_uring_sqe_set_data64(sqe, mkud(OP_IGNORE, 0, 0));
+	}
+	log_event(LOG_NOTICE, on ? "listener_paused" : "listener_resumed",
+	    "worker=%u address=%s", w->p.index,
+	    w->p.cfg->listeners[li].address);
+}
+
+/* Requests of the control thread (ctl_msg.h), in the order sent. */
+static void
+handle_ctl(struct worker *w)
+{
+	struct ctl_msg *m = atomic_exchange_explicit(
+			   &w->ctl_inbox, NULL, memory_order_acquire),
+		       *rev = NULL, *n;
+
+	for (; m != NULL; m = n) { /* the inbox is a stack: reverse it */
+		n = m->next;
+		m->next = rev;
+		rev = m;
+	}
+	for (m = rev; m != NULL; m = n) {
+		n = m->next;
+		switch (m->op) {
+		case CTL_PAUSE:
+		case CTL_UNPAUSE:
+			for (size_t i = 0; i < w->p.cfg->nlisteners; i++)
+				if (m->li < 0 || (size_t)m->li == i)
+					set_paused(w, i, m->op == CTL_PAUSE);
+			ctl_reply(m, 0, NULL);
+			break;
+		default:
+			if (scheduler_ctl(w->sched, m) == 1)
+				ctl_reply(m, 1, "not on this worker");
+			break;
+		}
+	}
+}
 
 /* Certificates re-read on the offload thread (file I/O and the
  * self-test handshakes stay off the loop), swapped in on the loop. */
@@ -902,6 +965,7 @@ on_notify(struct worker *w)
 		else if (!plugin_offload_done(w->pw, j))
 			scheduler_job_done(w->sched, j);
 	}
+	handle_ctl(w);
 	if (atomic_load_explicit(&w->tls_gen, memory_order_acquire) !=
 		w->tls_gen_seen &&
 	    !w->tls_reloading && !w->stopping) {
@@ -1221,8 +1285,9 @@ setup(struct worker *w)
 			return -1;
 	}
 	w->af_tail = &w->af_head;
-	if ((w->tls_srv = calloc(cfg->nlisteners, sizeof(*w->tls_srv))) ==
-	    NULL) {
+	if ((w->paused = calloc(cfg->nlisteners, sizeof(*w->paused))) == NULL ||
+	    (w->tls_srv = calloc(cfg->nlisteners, sizeof(*w->tls_srv))) ==
+		NULL) {
 		snprintf(w->err, sizeof(w->err), "out of memory");
 		return -1;
 	}
@@ -1357,6 +1422,7 @@ teardown(struct worker *w)
 	for (size_t i = 0; w->tls_srv != NULL && i < w->p.cfg->nlisteners; i++)
 		tls_server_free(w->tls_srv[i]);
 	free(w->tls_srv);
+	free(w->paused);
 	for (size_t i = 0; w->lfds != NULL && i < w->p.cfg->nlisteners; i++)
 		if (w->lfds[i] >= 0)
 			close(w->lfds[i]);
@@ -1376,6 +1442,7 @@ worker_main(void *arg)
 
 	snprintf(name, sizeof(name), "ringmx-w%u", w->p.index);
 	pthread_setname_np(pthread_self(), name);
+	stats_self = &w->stats;
 	if (ncpu > 0) {
 		CPU_ZERO(&set);
 		CPU_SET(w->p.index % (unsigned)ncpu, &set);
@@ -1434,6 +1501,38 @@ worker_wait_ready(struct worker *w, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* worker_ctl - hand a control request to the worker (any thread) */
+void
+worker_ctl(struct worker *w, struct ctl_msg *m)
+{
+	struct ctl_msg *head =
+	    atomic_load_explicit(&w->ctl_inbox, memory_order_relaxed);
+	uint64_t one = 1;
+
+	do
+		m->next = head;
+	while (!atomic_compare_exchange_weak_explicit(&w->ctl_inbox, &head, m,
+	    memory_order_release, memory_order_relaxed));
+	if (w->efd >= 0 && write(w->efd, &one, sizeof(one)) < 0) {
+		/* eventfd full: the worker is being woken anyway */
+	}
+}
+
+/* worker_paused - whether listener li is paused on this worker */
+bool
+worker_paused(const struct worker *w, size_t li)
+{
+	return w->paused != NULL &&
+	       atomic_load_explicit(&w->paused[li], memory_order_relaxed);
+}
+
+/* worker_stats - this worker's counters (relaxed reads, any thread) */
+const struct stats *
+worker_stats(const struct worker *w)
+{
+	return &w->stats;
 }
 
 /* worker_reload_tls - re-read the certificate files (any thread) */

@@ -49,6 +49,15 @@ void worker_request_stop(struct worker *w);
  * worker's offload thread, and swap them in; a file that fails leaves the
  * old ones in use (logged). Any thread. */
 void worker_reload_tls(struct worker *w);
+/* Hand a control request (ctl_msg.h) to the worker; any thread. The
+ * answer comes with ctl_reply(). */
+struct ctl_msg;
+void worker_ctl(struct worker *w, struct ctl_msg *m);
+/* Whether listener li is paused on this worker (any thread). */
+bool worker_paused(const struct worker *w, size_t li);
+/* The worker's counters (stats.h; relaxed reads from any thread). */
+struct stats;
+const struct stats *worker_stats(const struct worker *w);
 /* Whether the worker's thread has finished (any thread). */
 bool worker_done(struct worker *w);
 /* Join the thread and free the worker (and its shards). */

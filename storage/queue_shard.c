@@ -6,7 +6,9 @@
  *
  * Not here: the envelope encoding (queue_record.c), batching and the
  * committer thread (queue_commit.c), scheduling policy (the "sched"
- * index is only maintained here).
+ * index is only maintained here), the secondary indexes' keys
+ * (queue_index.c: called from here inside the same write transaction as
+ * the envelope change) and queries over them (queue_query.c).
  *
  * On-disk details (version 1, frozen by tests/fixtures/shard-v1/):
  *   "env"   key qid as 8 bytes big-endian, value a queue_record encoding
@@ -19,6 +21,20 @@
  *           bits go into ids, 0 skipped); "version" -> u32 big-endian,
  *           schema major << 16 | minor. A shard with a higher major is
  *           refused; a higher minor only adds things this code ignores.
+ * Version 1.1 adds the secondary indexes "ix_rcpt", "ix_domain",
+ * "ix_sender", "ix_state", "ix_time" and "ix_meta" (layout in
+ * queue_index.h). They are rebuilt from "env" at open when
+ *   - the shard says 1.0 (written by a build without indexes): the
+ *     migration, which then writes 1.1 into "version"; or
+ *   - "ix_meta" "generation" differs from the generation found at open:
+ *     a build without indexes (which bumps the generation but does not
+ *     know the stamp) opened the shard since, so its writes are missing
+ *     from the indexes. Every open and every generation bump by this code
+ *     rewrites the stamp.
+ * The rebuild runs in transactions of REBUILD_BATCH envelopes; the
+ * version and the stamp are written by the last one only, so a crash in
+ * the middle leaves the shard marked for another rebuild. It is logged
+ * (event=queue_index_rebuild, with the count of messages).
  *
  * Durability: the environment is opened with MDB_NOTLS only, so every
  * mdb_txn_commit of a write transaction fsyncs data and meta page before
@@ -37,16 +53,24 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "log.h"
+#include "queue_index.h"
+
 #define SCHEMA_MAJOR     1u
-#define SCHEMA_MINOR     0u
+#define SCHEMA_MINOR     1u /* 1.1: secondary indexes (queue_index.h) */
 #define SCHEMA_VERSION   (SCHEMA_MAJOR << 16 | SCHEMA_MINOR)
 #define GEN_MASK         0xffffffu /* generation bits in a qid */
 #define SCAN_RENEW_EVERY 1000u
+#define REBUILD_BATCH    4000u /* envelopes per rebuild transaction */
+#define MAX_DBS          16    /* named DBIs: 4 + 6 index, room to grow */
 
 struct queue_shard {
 	MDB_env *env;
 	MDB_dbi db_env, db_body, db_sched, db_meta;
+	struct qidx_dbis ix; /* secondary indexes; fixed after open */
 	unsigned shard_no;
+	/* Set by open (index rebuild), read-only afterwards. */
+	size_t rebuilt, rebuilt_corrupt;
 	/* Loop thread only (queue_shard_new_id), set up by open. */
 	uint32_t generation; /* full stored counter */
 	uint32_t seq;        /* last sequence number handed out */
@@ -200,6 +224,41 @@ bump_generation(struct queue_shard *qs, MDB_txn *txn)
 	return rc;
 }
 
+/* Read the u32 (4 bytes BE) stored under name; LMDB code (MDB_NOTFOUND
+ * when absent, MDB_CORRUPTED when not 4 bytes). */
+static int
+get_u32(MDB_txn *txn, MDB_dbi dbi, const char *name, uint32_t *out)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+
+	if (rc != MDB_SUCCESS)
+		return rc;
+	if (v.mv_size != 4)
+		return MDB_CORRUPTED;
+	*out = get_be32(v.mv_data);
+	return MDB_SUCCESS;
+}
+
+static int
+put_u32(MDB_txn *txn, MDB_dbi dbi, const char *name, uint32_t val)
+{
+	MDB_val k = {strlen(name), (void *)name}, v;
+	uint8_t b[4];
+
+	put_be32(b, val);
+	v.mv_size = 4;
+	v.mv_data = b;
+	return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* Record that the indexes are complete at the current generation. */
+static int
+stamp_indexes(struct queue_shard *qs, MDB_txn *txn)
+{
+	return put_u32(txn, qs->ix.meta, "generation", qs->generation);
+}
+
 #define NEWER_SCHEMA (-1) /* not an LMDB code: those are > 0 or < -30000 */
 
 /* Check (or, for a new shard, write) the schema version found/written in
@@ -229,13 +288,119 @@ check_version(struct queue_shard *qs, MDB_txn *txn, uint32_t *found)
 	return (*found >> 16) > SCHEMA_MAJOR ? NEWER_SCHEMA : MDB_SUCCESS;
 }
 
+/* Rebuild every index from "env" (the shard is not in use yet: called
+ * by open only), REBUILD_BATCH envelopes per transaction; the last one
+ * writes the schema version (when older than ours) and the stamp.
+ * 0 ok, -1 with err set. */
+static int
+rebuild_indexes(struct queue_shard *qs, const char *dir, uint32_t found,
+    char *err, size_t errlen)
+{
+	uint8_t last[512];
+	size_t lastlen = 0, n = 0, corrupt = 0;
+	struct timespec t0, t1;
+	char qdir[256];
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		MDB_txn *txn;
+		MDB_cursor *c;
+		MDB_val k, v;
+		unsigned batch = 0;
+
+		rc = mdb_txn_begin(qs->env, NULL, 0, &txn);
+		if (rc != MDB_SUCCESS)
+			break;
+		rc = mdb_cursor_open(txn, qs->db_env, &c);
+		if (rc != MDB_SUCCESS) {
+			mdb_txn_abort(txn);
+			break;
+		}
+		if (lastlen == 0) {
+			rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+		} else {
+			k.mv_size = lastlen;
+			k.mv_data = last;
+			rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+			if (rc == MDB_SUCCESS && k.mv_size == lastlen &&
+			    memcmp(k.mv_data, last, lastlen) == 0)
+				rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		while (rc == MDB_SUCCESS && batch++ < REBUILD_BATCH) {
+			struct qenvelope e;
+
+			lastlen =
+			    k.mv_size < sizeof(last) ? k.mv_size : sizeof(last);
+			memcpy(last, k.mv_data, lastlen);
+			if (k.mv_size != 8 ||
+			    qrec_decode(v.mv_data, v.mv_size, &e) < 0) {
+				corrupt++;
+			} else {
+				if (e.id == get_be64(k.mv_data)) {
+					rc = qidx_add(txn, &qs->ix, &e);
+					n++;
+				} else {
+					corrupt++;
+				}
+				qenvelope_free(&e);
+				if (rc != MDB_SUCCESS)
+					break;
+			}
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(c);
+		if (rc == MDB_NOTFOUND) {
+			/* done: version and stamp in the last transaction */
+			rc = MDB_SUCCESS;
+			if ((found >> 16) == SCHEMA_MAJOR &&
+			    (found & 0xffff) < SCHEMA_MINOR)
+				rc = put_u32(txn, qs->db_meta, "version",
+				    SCHEMA_VERSION);
+			if (rc == MDB_SUCCESS)
+				rc = stamp_indexes(qs, txn);
+			if (rc == MDB_SUCCESS)
+				rc = mdb_txn_commit(txn);
+			else
+				mdb_txn_abort(txn);
+			break;
+		}
+		if (rc != MDB_SUCCESS) {
+			mdb_txn_abort(txn);
+			break;
+		}
+		rc = mdb_txn_commit(txn); /* a full batch; more to come */
+		if (rc != MDB_SUCCESS)
+			break;
+	}
+	if (rc != MDB_SUCCESS) {
+		set_err(err, errlen, "queue shard %s: index rebuild: %s", dir,
+		    mdb_strerror(rc));
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	qs->rebuilt = n;
+	qs->rebuilt_corrupt = corrupt;
+	log_event(LOG_NOTICE, "queue_index_rebuild",
+	    "dir=%s shard=%u from_version=%u.%u messages=%zu corrupt=%zu "
+	    "ms=%lld",
+	    log_quote(dir, qdir, sizeof(qdir)), qs->shard_no, found >> 16,
+	    found & 0xffff, n, corrupt,
+	    (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
+		(t1.tv_nsec - t0.tv_nsec) / 1000000);
+	return 0;
+}
+
 /* One write transaction: create/open the databases, check the schema
- * version, bump the generation; commit (durable). */
+ * version, decide whether the indexes need a rebuild, bump the
+ * generation; commit (durable). Then the rebuild, if needed. */
 static int
 open_schema(struct queue_shard *qs, const char *dir, char *err, size_t errlen)
 {
 	MDB_txn *txn;
-	uint32_t found = 0;
+	MDB_stat st;
+	uint32_t found = 0, oldgen = 0, stamp = 0;
+	bool have_stamp = false, rebuild = false;
 	int rc;
 
 	rc = mdb_txn_begin(qs->env, NULL, 0, &txn);
@@ -262,7 +427,27 @@ open_schema(struct queue_shard *qs, const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	if (rc == MDB_SUCCESS)
+		rc = qidx_open(txn, &qs->ix);
+	if (rc == MDB_SUCCESS) {
+		rc = get_u32(txn, qs->db_meta, "generation", &oldgen);
+		if (rc == MDB_NOTFOUND)
+			rc = MDB_SUCCESS; /* new shard */
+	}
+	if (rc == MDB_SUCCESS) {
+		rc = get_u32(txn, qs->ix.meta, "generation", &stamp);
+		have_stamp = rc == MDB_SUCCESS;
+		if (rc == MDB_NOTFOUND || rc == MDB_CORRUPTED)
+			rc = MDB_SUCCESS; /* no (valid) stamp */
+	}
+	if (rc == MDB_SUCCESS)
+		rc = mdb_stat(txn, qs->db_env, &st);
+	if (rc == MDB_SUCCESS) {
+		rebuild = (found & 0xffff) < SCHEMA_MINOR ||
+			  (have_stamp ? stamp != oldgen : st.ms_entries > 0);
 		rc = bump_generation(qs, txn);
+	}
+	if (rc == MDB_SUCCESS)
+		rc = rebuild ? qidx_drop(txn, &qs->ix) : stamp_indexes(qs, txn);
 	if (rc != MDB_SUCCESS) {
 		mdb_txn_abort(txn);
 		set_err(err, errlen, "queue shard %s: schema: %s", dir,
@@ -275,7 +460,7 @@ open_schema(struct queue_shard *qs, const char *dir, char *err, size_t errlen)
 		    mdb_strerror(rc));
 		return -1;
 	}
-	return 0;
+	return rebuild ? rebuild_indexes(qs, dir, found, err, errlen) : 0;
 }
 
 /* queue_shard_open - open/create a shard and durably bump its generation */
@@ -312,7 +497,7 @@ queue_shard_open(const char *dir, unsigned shard_no, size_t map_size, char *err,
 		free(qs);
 		return NULL;
 	}
-	rc = mdb_env_set_maxdbs(qs->env, 4);
+	rc = mdb_env_set_maxdbs(qs->env, MAX_DBS);
 	if (rc == MDB_SUCCESS)
 		rc = mdb_env_set_mapsize(qs->env, map_size);
 	if (rc == MDB_SUCCESS)
@@ -353,6 +538,36 @@ queue_shard_number(const struct queue_shard *qs)
 	return qs->shard_no;
 }
 
+/* queue_shard_lmdb_env - the environment (queue_query.c) */
+MDB_env *
+queue_shard_lmdb_env(struct queue_shard *qs)
+{
+	return qs->env;
+}
+
+/* queue_shard_env_dbi - the "env" DBI */
+MDB_dbi
+queue_shard_env_dbi(const struct queue_shard *qs)
+{
+	return qs->db_env;
+}
+
+/* queue_shard_index_dbis - the index DBIs */
+const struct qidx_dbis *
+queue_shard_index_dbis(const struct queue_shard *qs)
+{
+	return &qs->ix;
+}
+
+/* queue_shard_index_rebuilt - messages indexed by the rebuild at open */
+size_t
+queue_shard_index_rebuilt(const struct queue_shard *qs, size_t *corrupt)
+{
+	if (corrupt != NULL)
+		*corrupt = qs->rebuilt_corrupt;
+	return qs->rebuilt;
+}
+
 /* queue_shard_env_flags - the flags LMDB reports (tests check sync) */
 unsigned
 queue_shard_env_flags(struct queue_shard *qs)
@@ -375,6 +590,8 @@ queue_shard_new_id(struct queue_shard *qs)
 		if (rc != MDB_SUCCESS)
 			return 0;
 		rc = bump_generation(qs, txn);
+		if (rc == MDB_SUCCESS)
+			rc = stamp_indexes(qs, txn);
 		if (rc != MDB_SUCCESS) {
 			mdb_txn_abort(txn);
 			return 0;
@@ -492,6 +709,9 @@ queue_txn_insert(struct queue_txn *t, const struct qenvelope *env,
 	rc = put_env(t, env, MDB_NOOVERWRITE);
 	if (rc != QUEUE_OK)
 		return rc;
+	rc = qidx_add(t->txn, &t->qs->ix, env);
+	if (rc != MDB_SUCCESS)
+		return poison(t, rc);
 	for (size_t off = 0; off < body_len; off += v.mv_size) {
 		v.mv_size = body_len - off < QUEUE_BODY_CHUNK
 				? body_len - off
@@ -505,13 +725,31 @@ queue_txn_insert(struct queue_txn *t, const struct qenvelope *env,
 	return put_sched(t, env->next_attempt, env->id);
 }
 
-/* queue_txn_update - replace the envelope, move the schedule entry */
+/* Decode the stored record v of id into *old; false if it does not
+ * decode or names another id (its index entries cannot be derived). */
+static bool
+decode_old(const MDB_val *v, qid_t id, struct qenvelope *old)
+{
+	if (qrec_decode(v->mv_data, v->mv_size, old) < 0)
+		return false;
+	if (old->id != id) {
+		qenvelope_free(old);
+		return false;
+	}
+	return true;
+}
+
+/* queue_txn_update - replace the envelope and its index entries (the old
+ * record is read and decoded first, in this transaction), move the
+ * schedule entry */
 int
 queue_txn_update(
     struct queue_txn *t, const struct qenvelope *env, int64_t old_next_attempt)
 {
+	struct qenvelope old;
 	uint8_t kb[8];
 	MDB_val k = {8, kb}, v;
+	bool have_old;
 	int rc;
 
 	if (t->err != QUEUE_OK)
@@ -522,7 +760,18 @@ queue_txn_update(
 		return QUEUE_ERR_NOTFOUND; /* deleted: do not resurrect */
 	if (rc != MDB_SUCCESS)
 		return poison(t, rc);
+	/* decode before put_env: v points into the page it replaces */
+	have_old = decode_old(&v, env->id, &old);
 	rc = put_env(t, env, 0);
+	if (rc == QUEUE_OK) {
+		int irc = qidx_update(
+		    t->txn, &t->qs->ix, have_old ? &old : NULL, env);
+
+		if (irc != MDB_SUCCESS)
+			rc = poison(t, irc);
+	}
+	if (have_old)
+		qenvelope_free(&old);
 	if (rc == QUEUE_OK)
 		rc = del_sched(t, old_next_attempt, env->id);
 	if (rc == QUEUE_OK)
@@ -543,7 +792,20 @@ queue_txn_delete(struct queue_txn *t, qid_t id, int64_t next_attempt)
 	if (t->err != QUEUE_OK)
 		return t->err;
 	put_be64(kb, id);
-	rc = mdb_del(t->txn, t->qs->db_env, &k, NULL);
+	/* index entries first, derived from the stored record */
+	rc = mdb_get(t->txn, t->qs->db_env, &k, &v);
+	if (rc == MDB_SUCCESS) {
+		struct qenvelope old;
+
+		if (decode_old(&v, id, &old)) {
+			rc = qidx_remove(t->txn, &t->qs->ix, &old);
+			qenvelope_free(&old);
+		} else {
+			rc = qidx_remove_states(t->txn, &t->qs->ix, id);
+		}
+		if (rc == MDB_SUCCESS)
+			rc = mdb_del(t->txn, t->qs->db_env, &k, NULL);
+	}
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		return poison(t, rc);
 	missing = rc == MDB_NOTFOUND;

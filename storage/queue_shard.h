@@ -4,7 +4,11 @@
  *   "env"   qid (8 bytes big-endian) -> queue_record encoding
  *   "body"  qid || chunk# (4 bytes BE) -> up to 64 KiB of message body
  *   "sched" next_attempt (8 BE) || qid (8 BE) -> empty   (schedule index)
- *   "meta"  "generation" -> u32, "version" -> u32 schema version
+ *   "meta"  "generation" -> u32, "version" -> u32 schema version (1.1)
+ *   "ix_*"  secondary indexes (schema 1.1), maintained inside the same
+ *           write transaction as every envelope change: queue_index.h;
+ *           queried through queue_query.h. A shard written by a build
+ *           without them is migrated (indexes built) at open.
  * Opened with default (full) sync: never MDB_NOSYNC, MDB_MAPASYNC,
  * MDB_WRITEMAP or MDB_NOMETASYNC; MDB_NOTLS so read transactions may be
  * used from any thread.
@@ -33,13 +37,16 @@ enum queue_err {
 	QUEUE_ERR_IO = -2,   /* other storage failure: 452 4.3.1 */
 	QUEUE_ERR_NOTFOUND = -3,
 	QUEUE_ERR_CORRUPT = -4, /* record does not decode */
+	QUEUE_ERR_INVALID = -5, /* bad argument (queue_query filters) */
 };
 
 /*
  * queue_shard_open - open (creating if needed) shard number shard_no in
  * directory dir, with a map of map_size bytes; bumps and durably commits
- * the generation used for new queue ids. On failure returns NULL and
- * writes a message into err.
+ * the generation used for new queue ids. When the shard has no (or stale)
+ * secondary indexes they are built first (logged as
+ * event=queue_index_rebuild; takes a few seconds per million messages).
+ * On failure returns NULL and writes a message into err.
  */
 struct queue_shard *queue_shard_open(const char *dir, unsigned shard_no,
     size_t map_size, char *err, size_t errlen);
@@ -62,13 +69,15 @@ qid_t queue_shard_new_id(struct queue_shard *qs);
 struct queue_txn;
 struct queue_txn *queue_txn_begin(struct queue_shard *qs, int *err);
 /* Store a new message: envelope + body split into 64 KiB chunks +
- * schedule entry. */
+ * schedule entry + index entries. */
 int queue_txn_insert(struct queue_txn *t, const struct qenvelope *env,
     const void *body, size_t body_len);
-/* Replace the envelope (state change, reschedule); keeps the body. */
+/* Replace the envelope (state change, reschedule); keeps the body. The
+ * stored envelope is read first and the index entries that differ are
+ * moved (state, pending recipients/domains, sender, received). */
 int queue_txn_update(
     struct queue_txn *t, const struct qenvelope *env, int64_t old_next_attempt);
-/* Remove envelope, body chunks and schedule entry. */
+/* Remove envelope, body chunks, schedule and index entries. */
 int queue_txn_delete(struct queue_txn *t, qid_t id, int64_t next_attempt);
 /* Commit (full sync). Returns QUEUE_OK only when durable. Frees t. */
 int queue_txn_commit(struct queue_txn *t);

@@ -6,7 +6,7 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config liburing-dev libwolfssl-dev libunbound-dev dns-root-data \
-liblmdb-dev libsodium-dev libconfig-dev libldns-dev libpsl-dev publicsuffix"
+liblmdb-dev libsodium-dev libconfig-dev libldns-dev libpsl-dev publicsuffix libjson-c-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev swaks python3 \
 python3-pytest python3-aiosmtpd python3-dkim python3-spf python3-authres \
 python3-dnspython python3-yaml libnet-ssleay-perl openssl strace lmdb-utils \

@@ -832,7 +832,7 @@ test_schema_version(void **state)
 	raw_open(&r, dir, MDB_RDONLY);
 	assert_int_equal(mdb_get(r.txn, raw_dbi(&r, "meta"), &k, &v), 0);
 	assert_int_equal(v.mv_size, 4);
-	assert_memory_equal(v.mv_data, "\x00\x01\x00\x00", 4);
+	assert_memory_equal(v.mv_data, "\x00\x01\x00\x01", 4);
 	raw_close(&r, 0);
 	/* a newer minor version opens */
 	raw_open(&r, dir, 0);
