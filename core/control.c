@@ -48,6 +48,23 @@ struct client {
 	struct buf in, out;
 	size_t out_off;
 	bool closing; /* close once out is sent */
+	int trace;    /* index in traces + 1, 0 = not tracing */
+};
+
+/* Tracing: log lines matching a pattern are streamed to a client. The
+ * patterns and the pending lines are SHARED with every logging thread
+ * (the log tap) under tmu; the tap takes the lock only while at least
+ * one trace is active (ntraces), so normal operation never locks. */
+#define CTL_TRACES     4
+#define CTL_TRACE_MAXQ 10000
+struct trace {
+	bool on;
+	char text_pat[96]; /* "ip=1.2.3.4" */
+	char json_pat[96]; /* "\"ip\":\"1.2.3.4\"" */
+};
+struct trace_line {
+	int trace;
+	char *line;
 };
 
 struct control {
@@ -65,7 +82,16 @@ struct control {
 	char reload_msg[1024];
 	/* pause state as requested (per listener) */
 	bool *paused;
+	/* tracing (see struct trace) */
+	atomic_int ntraces;
+	pthread_mutex_t tmu;
+	struct trace traces[CTL_TRACES];
+	struct trace_line *tq;
+	size_t ntq, dropped;
+	int tfd; /* eventfd: lines are waiting */
 };
+
+static void client_send(struct client *k, json_object *o);
 
 /* ---- helpers ---- */
 
@@ -873,10 +899,169 @@ cmd_reload(struct control *c)
 	}
 }
 
+/* ---- tracing ---- */
+
+/* pat occurs in line as a whole key=value (or "key":"value"). */
+static bool
+line_has(const char *line, size_t len, const char *pat)
+{
+	size_t pl = strlen(pat);
+	const char *p = line, *end = line + len;
+
+	while ((p = memmem(p, (size_t)(end - p), pat, pl)) != NULL) {
+		char before = p == line ? ' ' : p[-1];
+		char after = p + pl < end ? p[pl] : '\n';
+		if ((before == ' ' || before == '{' || before == ',') &&
+		    (after == ' ' || after == '\n' || after == ',' ||
+			after == '}'))
+			return true;
+		p++;
+	}
+	return false;
+}
+
+/* The log tap: runs on whatever thread logs. */
+static void
+trace_tap(void *arg, const char *line, size_t len)
+{
+	struct control *c = arg;
+	bool woke = false;
+
+	if (atomic_load_explicit(&c->ntraces, memory_order_relaxed) == 0)
+		return;
+	pthread_mutex_lock(&c->tmu);
+	for (int i = 0; i < CTL_TRACES; i++) {
+		const struct trace *t = &c->traces[i];
+		char *copy;
+		if (!t->on || (!line_has(line, len, t->text_pat) &&
+				  !line_has(line, len, t->json_pat)))
+			continue;
+		if (c->ntq >= CTL_TRACE_MAXQ ||
+		    (copy = strndup(line, len)) == NULL) {
+			c->dropped++;
+			continue;
+		}
+		if (c->ntq % 64 == 0) {
+			struct trace_line *n =
+			    realloc(c->tq, (c->ntq + 64) * sizeof(*n));
+			if (n == NULL) {
+				free(copy);
+				c->dropped++;
+				continue;
+			}
+			c->tq = n;
+		}
+		c->tq[c->ntq].trace = i;
+		c->tq[c->ntq++].line = copy;
+		woke = true;
+	}
+	pthread_mutex_unlock(&c->tmu);
+	if (woke) {
+		uint64_t one = 1;
+		if (write(c->tfd, &one, sizeof(one)) < 0) {
+			/* saturated: the control thread is awake anyway */
+		}
+	}
+}
+
+static void
+trace_stop(struct control *c, struct client *k)
+{
+	if (k->trace == 0)
+		return;
+	pthread_mutex_lock(&c->tmu);
+	c->traces[k->trace - 1].on = false;
+	pthread_mutex_unlock(&c->tmu);
+	atomic_fetch_sub(&c->ntraces, 1);
+	k->trace = 0;
+}
+
+static json_object *
+cmd_trace(struct control *c, struct client *k, json_object *args)
+{
+	bool bad = false;
+	const char *ip = arg_str(args, "ip", &bad),
+		   *id = arg_str(args, "id", &bad);
+	const char *key = ip ? "ip" : "id", *val = ip ? ip : id;
+	int slot = -1;
+
+	if (bad || (ip == NULL) == (id == NULL) || strlen(val) > 64 ||
+	    strpbrk(val, " \"=\\") != NULL || val[0] == '\0')
+		return jerr(
+		    "bad_request", "trace: give ip or id (one of them)");
+	if (k == NULL || k->trace != 0)
+		return jerr("bad_request", "this connection already traces");
+	pthread_mutex_lock(&c->tmu);
+	for (int i = 0; i < CTL_TRACES && slot < 0; i++)
+		if (!c->traces[i].on)
+			slot = i;
+	if (slot >= 0) {
+		struct trace *t = &c->traces[slot];
+		snprintf(t->text_pat, sizeof(t->text_pat), "%s=%s", key, val);
+		snprintf(t->json_pat, sizeof(t->json_pat), "\"%s\":\"%s\"", key,
+		    val);
+		t->on = true;
+	}
+	pthread_mutex_unlock(&c->tmu);
+	if (slot < 0)
+		return jerr("busy", "at most %d traces at once", CTL_TRACES);
+	k->trace = slot + 1;
+	atomic_fetch_add(&c->ntraces, 1);
+	{
+		json_object *r = json_object_new_object();
+		json_object_object_add(r, key, json_object_new_string(val));
+		json_object_object_add(
+		    r, "streaming", json_object_new_boolean(1));
+		return jok(r);
+	}
+}
+
+/* Hand waiting trace lines to their clients. */
+static void
+trace_drain(struct control *c)
+{
+	struct trace_line *q;
+	size_t n, dropped;
+	uint64_t v;
+
+	if (read(c->tfd, &v, sizeof(v)) < 0) {
+		/* nothing to read: drain anyway */
+	}
+	pthread_mutex_lock(&c->tmu);
+	q = c->tq;
+	n = c->ntq;
+	dropped = c->dropped;
+	c->tq = NULL;
+	c->ntq = c->dropped = 0;
+	pthread_mutex_unlock(&c->tmu);
+	for (size_t i = 0; i < n; i++) {
+		for (int j = 0; j < CTL_CLIENTS; j++) {
+			struct client *k = &c->cl[j];
+			json_object *o;
+			size_t l;
+			if (k->fd < 0 || k->trace != q[i].trace + 1)
+				continue;
+			o = json_object_new_object();
+			l = strlen(q[i].line);
+			while (l > 0 && q[i].line[l - 1] == '\n')
+				l--;
+			json_object_object_add(
+			    o, "v", json_object_new_int(CTL_PROTOCOL));
+			json_object_object_add(o, "trace",
+			    json_object_new_string_len(q[i].line, (int)l));
+			client_send(k, o);
+		}
+		free(q[i].line);
+	}
+	free(q);
+	if (dropped > 0)
+		log_event(LOG_WARNING, "trace_dropped", "lines=%zu", dropped);
+}
+
 /* ---- dispatch ---- */
 
 static json_object *
-dispatch(struct control *c, const char *line, size_t len)
+dispatch(struct control *c, struct client *k, const char *line, size_t len)
 {
 	struct json_tokener *tok = json_tokener_new_ex(16);
 	json_object *req, *v, *args = NULL, *res;
@@ -939,6 +1124,8 @@ dispatch(struct control *c, const char *line, size_t len)
 		res = cmd_pause(c, cmd[0] == 'p', args);
 	else if (strcmp(cmd, "reload") == 0)
 		res = cmd_reload(c);
+	else if (strcmp(cmd, "trace") == 0)
+		res = cmd_trace(c, k, args);
 	else
 		res = jerr("unknown_command", "unknown command \"%.64s\"", cmd);
 	json_object_put(req);
@@ -959,8 +1146,9 @@ peer_allowed(struct control *c, int fd, struct ucred *uc)
 }
 
 static void
-client_close(struct client *k)
+client_close(struct control *c, struct client *k)
 {
+	trace_stop(c, k);
 	close(k->fd);
 	k->fd = -1;
 	buf_free(&k->in);
@@ -1005,7 +1193,7 @@ client_input(struct control *c, struct client *k)
 		size_t len = (size_t)(nl - (char *)k->in.data);
 		if (len > 0)
 			client_send(
-			    k, dispatch(c, (const char *)k->in.data, len));
+			    k, dispatch(c, k, (const char *)k->in.data, len));
 		buf_consume(&k->in, len + 1);
 	}
 	if (k->in.len > CTL_LINE_MAX) {
@@ -1072,18 +1260,21 @@ control_main(void *arg)
 	struct control *c = arg;
 
 	while (!atomic_load(&c->stop)) {
-		struct pollfd p[CTL_CLIENTS + 1];
-		int idx[CTL_CLIENTS + 1], n = 0;
+		struct pollfd p[CTL_CLIENTS + 2];
+		int idx[CTL_CLIENTS + 2], n = 0;
 
 		p[n].fd = c->lfd;
 		p[n].events = POLLIN;
 		idx[n++] = -1;
+		p[n].fd = c->tfd;
+		p[n].events = POLLIN;
+		idx[n++] = -2;
 		for (int i = 0; i < CTL_CLIENTS; i++) {
 			struct client *k = &c->cl[i];
 			if (k->fd < 0)
 				continue;
 			if (k->closing && k->out.len == k->out_off) {
-				client_close(k);
+				client_close(c, k);
 				continue;
 			}
 			p[n].fd = k->fd;
@@ -1096,13 +1287,17 @@ control_main(void *arg)
 		for (int j = 0; j < n; j++) {
 			if (p[j].revents == 0)
 				continue;
+			if (idx[j] == -2) {
+				trace_drain(c);
+				continue;
+			}
 			if (idx[j] < 0) {
 				accept_one(c);
 				continue;
 			}
 			struct client *k = &c->cl[idx[j]];
 			if (p[j].revents & (POLLERR | POLLNVAL)) {
-				client_close(k);
+				client_close(c, k);
 				continue;
 			}
 			if (p[j].revents & POLLOUT)
@@ -1146,7 +1341,8 @@ control_start(const struct control_env *env, char *err, size_t errlen)
 		return NULL;
 	}
 	c->env = *env;
-	c->lfd = c->efd = -1;
+	c->lfd = c->efd = c->tfd = -1;
+	pthread_mutex_init(&c->tmu, NULL);
 	for (int i = 0; i < CTL_CLIENTS; i++)
 		c->cl[i].fd = -1;
 	if (path == NULL) {
@@ -1181,8 +1377,9 @@ control_start(const struct control_env *env, char *err, size_t errlen)
 	unlink(c->path); /* a stale one from a crash */
 	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	c->tfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
-	if (c->lfd < 0 || c->efd < 0 ||
+	if (c->lfd < 0 || c->efd < 0 || c->tfd < 0 ||
 	    bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    chmod(c->path, mode) != 0 ||
 	    (c->have_group && chown(c->path, (uid_t)-1, c->group) != 0) ||
@@ -1197,6 +1394,7 @@ control_start(const struct control_env *env, char *err, size_t errlen)
 		goto fail;
 	}
 	pthread_setname_np(c->thread, "ringmx-control");
+	log_set_tap(trace_tap, c);
 	log_event(LOG_INFO, "control_listening", "path=%s mode=%04o", c->path,
 	    (unsigned)mode);
 	return c;
@@ -1205,6 +1403,8 @@ fail:
 		close(c->lfd);
 	if (c->efd >= 0)
 		close(c->efd);
+	if (c->tfd >= 0)
+		close(c->tfd);
 	free(c->paused);
 	free(c);
 	return NULL;
@@ -1215,6 +1415,9 @@ control_stop(struct control *c)
 {
 	if (c == NULL)
 		return;
+	/* no new trace lines; a thread inside the tap still finds c valid:
+	 * c is freed only by control_free, after the workers are gone */
+	log_set_tap(NULL, NULL);
 	atomic_store(&c->stop, true);
 	/* a reload request waiting for the main thread: refuse it */
 	if (atomic_load(&c->reload_state) == 1) {
@@ -1226,10 +1429,22 @@ control_stop(struct control *c)
 	pthread_join(c->thread, NULL);
 	for (int i = 0; i < CTL_CLIENTS; i++)
 		if (c->cl[i].fd >= 0)
-			client_close(&c->cl[i]);
+			client_close(c, &c->cl[i]);
 	close(c->lfd);
-	close(c->efd);
 	unlink(c->path);
+}
+
+void
+control_free(struct control *c)
+{
+	if (c == NULL)
+		return;
+	close(c->efd);
+	close(c->tfd);
+	for (size_t i = 0; i < c->ntq; i++)
+		free(c->tq[i].line);
+	free(c->tq);
+	pthread_mutex_destroy(&c->tmu);
 	free(c->paused);
 	free(c);
 }

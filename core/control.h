@@ -50,6 +50,9 @@ struct control *control_start(
     const struct control_env *env, char *err, size_t errlen);
 /* Stop the thread, close and unlink the socket. NULL is fine. */
 void control_stop(struct control *c);
+/* Free it: after the workers are gone (a worker logging at the moment of
+ * control_stop may still be inside the trace tap). NULL is fine. */
+void control_free(struct control *c);
 /* Main loop, every turn: run a reload the control thread asked for. */
 void control_main_poll(struct control *c, control_reload_fn *fn, void *arg);
 /* The socket path in use (for logs). */

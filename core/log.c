@@ -455,6 +455,17 @@ json_line(char *line, const char *stamp, int level, const char *event,
 	return w.n;
 }
 
+/* The tap (log_set_tap): SHARED, read by every thread that logs. */
+static _Atomic(log_tap_fn *) tap_fn;
+static void *_Atomic tap_arg;
+
+void
+log_set_tap(log_tap_fn *fn, void *arg)
+{
+	atomic_store(&tap_arg, arg);
+	atomic_store(&tap_fn, fn);
+}
+
 /* log_event - format and write one event line (see log.h) */
 void
 log_event(int level, const char *event, const char *fmt, ...)
@@ -484,6 +495,12 @@ log_event(int level, const char *event, const char *fmt, ...)
 	 * write (disk full) is not retried: half a line twice is worse. */
 	while (write(log_fd, line, n) < 0 && errno == EINTR)
 		;
+	{
+		log_tap_fn *fn =
+		    atomic_load_explicit(&tap_fn, memory_order_acquire);
+		if (fn != NULL)
+			fn(atomic_load(&tap_arg), line, n);
+	}
 	errno = saved;
 }
 

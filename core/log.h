@@ -17,6 +17,15 @@
 /* Open the log target (NULL = stderr). 0 ok, -1 error (errno set). */
 int log_open(const char *path, int level);
 void log_set_level(int level);
+/*
+ * log_set_tap - also hand every line written (with its '\n') to fn, on the
+ * thread that logs (control socket tracing). fn must be quick and must
+ * not log. NULL removes it. Set once before threads start, or while
+ * running: a line being written at that moment may still reach the old
+ * tap (its arg must stay valid).
+ */
+typedef void log_tap_fn(void *arg, const char *line, size_t len);
+void log_set_tap(log_tap_fn *fn, void *arg);
 /* Reopen the log file (same path) behind the same descriptor: 0 or -1. */
 int log_reopen(const char *path);
 int log_get_level(void);

@@ -514,6 +514,7 @@ main(int argc, char **argv)
 	close(pidfd);
 	log_event(LOG_NOTICE, "exit", "status=0");
 	wolfSSL_Cleanup();
+	control_free(ctl);
 	free(workers);
 	free(wp);
 	free(ctl_shards);

@@ -40,6 +40,7 @@ usage(void)
 	      " FILTERS [--yes]\n"
 	      "  suspend DOMAIN | resume DOMAIN\n"
 	      "  pause [ADDRESS] | resume [ADDRESS]   (listeners)\n"
+	      "  trace --ip IP | --id QUEUE-ID        (until interrupted)\n"
 	      "T: seconds, or a number with s, m, h or d (30m, 2d).\n",
 	    stderr);
 	exit(2);
@@ -492,6 +493,58 @@ queue_change(const char *sock, const char *op, int argc, char **argv)
 	return rc;
 }
 
+/* Stream the log lines of one client IP or queue id until EOF/^C. */
+static int
+trace(const char *path, const char *key, const char *val)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char req[512], buf[65536];
+	size_t n = 0;
+	bool first = true;
+
+	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+		return die(path, "cannot use this socket path");
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		fprintf(stderr, "ringmxctl: %s: %s (is ringmx running?)\n",
+		    path, strerror(errno));
+		return 1;
+	}
+	snprintf(req, sizeof(req),
+	    "{\"v\":1,\"cmd\":\"trace\",\"args\":{\"%s\":\"%s\"}}\n", key, val);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		return die(path, "write failed");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (;;) {
+		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+		char *nl;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = '\0';
+		while ((nl = memchr(buf, '\n', n)) != NULL) {
+			json_object *o;
+			*nl = '\0';
+			o = json_tokener_parse(buf);
+			if (opt_json)
+				puts(buf);
+			else if (first && o != NULL && check(o) != 0)
+				return 1;
+			else if (!first && o != NULL)
+				puts(str(o, "trace"));
+			first = false;
+			json_object_put(o);
+			n -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, n);
+		}
+		if (n == sizeof(buf) - 1)
+			n = 0; /* an absurd line: drop it */
+	}
+	close(fd);
+	return 0;
+}
+
 static const char *
 socket_path(const char *opt, const char *cfgpath, char *buf, size_t n)
 {
@@ -574,6 +627,9 @@ main(int argc, char **argv)
 		return run_simple(
 		    sock, cmd[0] == 'p' ? "pause" : "unpause", a, print_done);
 	}
+	if (strcmp(cmd, "trace") == 0 && argc == 3 &&
+	    (strcmp(argv[1], "--ip") == 0 || strcmp(argv[1], "--id") == 0))
+		return trace(sock, argv[1] + 2, argv[2]);
 	if (strcmp(cmd, "queue") == 0 && argc >= 2) {
 		const char *sub = argv[1];
 		json_object *args = json_object_new_object(),
