@@ -118,6 +118,8 @@ static int parse_plugins(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_tls(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
+static int parse_metrics(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_tls_policy_key(
     struct ctx *c, const config_setting_t *s, void *dst, const struct key *k);
 static int parse_tls_policies(
@@ -132,6 +134,7 @@ static const struct key top_keys[] = {
     {"authserv_id", parse_hostname, CFG(authserv_id), 0, 0},
     {"control_socket", parse_string, CFG(control_socket), 0, 0},
     {"control_group", parse_string, CFG(control_group), 0, 0},
+    {"metrics", parse_metrics, CFG(metrics), 0, 0},
     {"workers", parse_uint, CFG(workers), 1, WORKERS_MAX},
     {"state_dir", parse_string, CFG(state_dir), 0, 0},
     {"maildir_root", parse_string, CFG(maildir_root), 0, 0},
@@ -177,6 +180,9 @@ static const struct key limit_keys[] = {
     {"auth_failures_per_ip", parse_uint, LIM(auth_failures_per_ip), 0,
 	UINT16_MAX},
     {"auth_failure_window", parse_uint, LIM(auth_failure_window), 1, UINT_MAX},
+    {"min_data_rate", parse_uint, LIM(min_data_rate), 0, UINT_MAX},
+    {"data_rate_window", parse_uint, LIM(data_rate_window), 1, UINT_MAX},
+    {"command_deadline", parse_uint, LIM(command_deadline), 1, UINT_MAX},
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -865,6 +871,24 @@ parse_listener_auth(
 	if (parse_bool(c, s, dst, k) != 0)
 		return -1;
 	l->auth_explicit = true;
+	return 0;
+}
+
+/* metrics = { listen = "127.0.0.1:9125"; } */
+static int
+parse_metrics(
+    struct ctx *c, const config_setting_t *s, void *dst, const struct key *k)
+{
+	static const struct key mkeys[] = {
+	    {"listen", parse_address, 0, 0, 0},
+	};
+
+	(void)k;
+	if (parse_group(c, s, mkeys, NKEYS(mkeys), dst) != 0)
+		return -1;
+	if (((struct rmx_listener_cfg *)dst)->address == NULL)
+		return serr(c, s, "listen is required");
+	c->cfg->metrics_on = true;
 	return 0;
 }
 
@@ -1798,6 +1822,9 @@ config_defaults(struct rmx_config *cfg)
 	    .shutdown_grace = 30,
 	    .auth_failures_per_ip = 5,
 	    .auth_failure_window = 900,
+	    .min_data_rate = 256,
+	    .data_rate_window = 30,
+	    .command_deadline = 300,
 	};
 	cfg->queue.retry_initial = 300;
 	cfg->dns.timeout = 30;
@@ -2138,6 +2165,11 @@ config_print(const struct rmx_config *cfg, FILE *out)
 		fputs(";\ncontrol_group = ", out);
 		print_string(out, cfg->control_group);
 	}
+	if (cfg->metrics_on) {
+		fputs(";\nmetrics = { listen = ", out);
+		print_string(out, cfg->metrics.address);
+		fputs("; }", out);
+	}
 	fprintf(out, ";\nworkers = %u;\nstate_dir = ", cfg->workers);
 	print_string(out, cfg->state_dir);
 	fputs(";\nmaildir_root = ", out);
@@ -2207,11 +2239,14 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	    "\tcmds_max = %u;\n\terrors_max = %u;\n\thops_max = %u;\n"
 	    "\ttimeout_command = %u;\n\ttimeout_data = %u;\n"
 	    "\ttimeout_session = %u;\n\tshutdown_grace = %u;\n"
-	    "\tauth_failures_per_ip = %u;\n\tauth_failure_window = %u;\n};\n",
+	    "\tauth_failures_per_ip = %u;\n\tauth_failure_window = %u;\n"
+	    "\tmin_data_rate = %u;\n\tdata_rate_window = %u;\n"
+	    "\tcommand_deadline = %u;\n};\n",
 	    l->rcpt_max, l->conn_max, l->conn_per_ip, l->cmds_max,
 	    l->errors_max, l->hops_max, l->timeout_command, l->timeout_data,
 	    l->timeout_session, l->shutdown_grace, l->auth_failures_per_ip,
-	    l->auth_failure_window);
+	    l->auth_failure_window, l->min_data_rate, l->data_rate_window,
+	    l->command_deadline);
 	fprintf(out,
 	    "queue = {\n\tretry_initial = %u;\n\tretry_max = %u;\n"
 	    "\tlifetime = %u;\n\tdelay_warning = %u;\n};\n",
@@ -2311,6 +2346,7 @@ config_free(struct rmx_config *cfg)
 	free(cfg->hostname);
 	free(cfg->authserv_id);
 	free(cfg->control_socket);
+	free(cfg->metrics.address);
 	free(cfg->control_group);
 	for (size_t i = 0; i < cfg->outbound.ntls_policies; i++)
 		free(cfg->outbound.tls_domain[i]);

@@ -75,14 +75,25 @@ struct rmx_limits {
 	unsigned shutdown_grace;       /* SIGTERM grace period, default 30 */
 	unsigned auth_failures_per_ip; /* AUTH failures before 421, def. 5 */
 	unsigned auth_failure_window;  /* seconds a failure counts, 900 */
+	/* Slow clients (slowloris): while a command line or a DATA/BDAT
+	 * phase is under way, at least min_data_rate bytes/s (0 = off)
+	 * over each data_rate_window seconds after the first window, and
+	 * a whole command line within command_deadline seconds. */
+	unsigned min_data_rate;    /* bytes/s, default 256, 0 = off */
+	unsigned data_rate_window; /* seconds, default 30 */
+	unsigned command_deadline; /* seconds, default 300 */
 };
 
 struct rmx_config {
-	char *source;          /* file name, or "<embedded>" */
-	char *hostname;        /* default: the machine's FQDN */
-	char *authserv_id;     /* Authentication-Results id; NULL = hostname */
-	char *control_socket;  /* NULL = <state_dir>/control.sock */
-	char *control_group;   /* group allowed on the socket, NULL = none */
+	char *source;         /* file name, or "<embedded>" */
+	char *hostname;       /* default: the machine's FQDN */
+	char *authserv_id;    /* Authentication-Results id; NULL = hostname */
+	char *control_socket; /* NULL = <state_dir>/control.sock */
+	char *control_group;  /* group allowed on the socket, NULL = none */
+	/* metrics { listen = "127.0.0.1:9125"; }: the HTTP endpoint (its
+	 * address fields only); metrics_on when configured */
+	struct rmx_listener_cfg metrics;
+	bool metrics_on;
 	unsigned workers;      /* default: online CPUs */
 	char *state_dir;       /* default "./var" */
 	char *maildir_root;    /* default "<state_dir>/mail" */

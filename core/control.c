@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "ctl_msg.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue_query.h"
 #include "stats.h"
 
@@ -277,53 +278,15 @@ cmd_stats(struct control *c)
 	return jok(r);
 }
 
-/* Prometheus text format (version 0.0.4). */
-static void
-metrics_text(struct control *c, struct buf *b)
-{
-	unsigned a = 0, d = 0, h = 0;
-
-	for (int i = 0; i < ST__COUNT; i++) {
-		bool gauge = i == ST_CONN_OPEN;
-		buf_printf(b, "# HELP ringmx_%s%s %s\n# TYPE ringmx_%s%s %s\n",
-		    stat_name((enum stat_id)i), gauge ? "" : "_total",
-		    stat_help((enum stat_id)i), stat_name((enum stat_id)i),
-		    gauge ? "" : "_total", gauge ? "gauge" : "counter");
-		for (unsigned w = 0; w < c->env.nworkers; w++)
-			buf_printf(b, "ringmx_%s%s{worker=\"%u\"} %llu\n",
-			    stat_name((enum stat_id)i), gauge ? "" : "_total",
-			    w,
-			    (unsigned long long)stat_get(
-				worker_stats(c->env.workers[w]),
-				(enum stat_id)i));
-	}
-	for (size_t i = 0; i < c->env.nshards; i++) {
-		unsigned sa = 0, sd = 0, sh = 0;
-		if (queue_count(c->env.shards[i], &sa, &sd, &sh) == 0) {
-			a += sa;
-			d += sd;
-			h += sh;
-		}
-	}
-	buf_printf(b,
-	    "# HELP ringmx_queue_messages Messages in the queue by state\n"
-	    "# TYPE ringmx_queue_messages gauge\n"
-	    "ringmx_queue_messages{state=\"active\"} %u\n"
-	    "ringmx_queue_messages{state=\"deferred\"} %u\n"
-	    "ringmx_queue_messages{state=\"held\"} %u\n"
-	    "# HELP ringmx_uptime_seconds Seconds since the start\n"
-	    "# TYPE ringmx_uptime_seconds gauge\n"
-	    "ringmx_uptime_seconds %lld\n",
-	    a, d, h, (long long)((int64_t)time(NULL) - c->env.started));
-}
-
 static json_object *
 cmd_metrics(struct control *c)
 {
 	struct buf b = {0};
 	json_object *r = json_object_new_object();
+	struct metrics_src src = {c->env.workers, c->env.nworkers,
+	    c->env.shards, c->env.nshards, c->env.started, true};
 
-	metrics_text(c, &b);
+	metrics_render(&src, &b);
 	json_object_object_add(r, "text",
 	    json_object_new_string_len(
 		b.len ? (const char *)b.data : "", (int)b.len));

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "control.h"
 #include "ip_limit.h"
 #include "log.h"
+#include "metrics.h"
 #include "queue_shard.h"
 #include "tls_server.h"
 #include "worker.h"
@@ -283,6 +285,7 @@ main(int argc, char **argv)
 	struct control *ctl = NULL;
 	struct queue_shard **ctl_shards = NULL;
 	struct reload_ctx rctx = {0};
+	struct metrics_src msrc = {0};
 	sigset_t sigs;
 	int c, pidfd, rc = 0;
 	bool stopping = false;
@@ -412,6 +415,7 @@ main(int argc, char **argv)
 		wp[i].dests = dests;
 		wp[i].rates = rates;
 		wp[i].plugins = plugins;
+		wp[i].metrics = &msrc;
 		workers[i] = worker_new(&wp[i]);
 		if (workers[i] == NULL || worker_start(workers[i]) != 0) {
 			fprintf(stderr, "ringmx: cannot start worker %u\n", i);
@@ -447,6 +451,12 @@ main(int argc, char **argv)
 		ce.plugins = plugins;
 		ce.shards = ctl_shards;
 		ce.started = (int64_t)time(NULL);
+		msrc.workers = workers;
+		msrc.nworkers = cfg->workers;
+		msrc.shards = ctl_shards;
+		msrc.nshards = ce.nshards;
+		msrc.started = ce.started;
+		atomic_store_explicit(&msrc.ready, true, memory_order_release);
 		rctx.path = cfgpath;
 		rctx.plugins = plugins;
 		rctx.workers = workers;

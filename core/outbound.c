@@ -32,6 +32,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/sha256.h>
 
 enum { OOP_CONNECT = OUTBOUND_OP_BASE, OOP_RECV, OOP_SEND, OOP_IGNORE };
 
@@ -57,6 +58,7 @@ struct oconn {
 	struct buf tls_out; /* ciphertext to send */
 	int tls_policy;     /* enum rmx_tls_policy of the connected host */
 	char tls_desc[320]; /* what TLS this connection has, for logs */
+	uint8_t tls_demand[32]; /* tls_demand() of the connected host */
 	bool shut;
 	unsigned inflight;
 	bool recv_armed, send_inflight;
@@ -492,17 +494,67 @@ start_message(struct outbound *o, struct oconn *c)
 
 static bool rate_take(struct outbound *o, const char *dest);
 
+/* A digest of what TLS a host demands (policy, names, TLSA records):
+ * equal digests, equal demands. */
+static void
+tls_demand(const struct outbound_tls *t, uint8_t out[32])
+{
+	wc_Sha256 h;
+	uint8_t b[12];
+
+	memset(out, 0, 32);
+	if (wc_InitSha256(&h) != 0)
+		return;
+	memset(b, 0, sizeof(b));
+	memcpy(b, &t->policy, sizeof(t->policy));
+	wc_Sha256Update(&h, b, sizeof(b));
+	wc_Sha256Update(&h, (const uint8_t *)t->name, strlen(t->name) + 1);
+	wc_Sha256Update(&h, (const uint8_t *)t->name2, strlen(t->name2) + 1);
+	for (size_t i = 0; i < t->ntlsa; i++) {
+		const struct dns_tlsa_rr *rr = &t->tlsa[i];
+		uint32_t len = (uint32_t)rr->len;
+		b[0] = rr->usage;
+		b[1] = rr->selector;
+		b[2] = rr->mtype;
+		memcpy(b + 3, &len, sizeof(len));
+		wc_Sha256Update(&h, b, 7);
+		wc_Sha256Update(&h, rr->data, len);
+	}
+	wc_Sha256Final(&h, out);
+	wc_Sha256Free(&h);
+}
+
+/* May r be sent over c (connected, idle)? Only when r demands of c's
+ * host the same TLS that c was connected under: a connection made
+ * without DANE (e.g. for a domain with an insecure MX RRset) never
+ * carries mail that needs DANE to the same host, nor the reverse. */
+static bool
+reuse_ok(const struct oconn *c, const struct outbound_req *r)
+{
+	uint8_t d[32];
+
+	for (size_t i = 0; i < r->naddrs; i++) {
+		if (strcmp(r->hosts[i], c->host) != 0)
+			continue;
+		tls_demand(&r->tls[i], d);
+		if (memcmp(d, c->tls_demand, sizeof(d)) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Take over a waiting request for c's destination, if any. */
 static struct outbound_req *
-take_waiting(struct outbound *o, const char *dest, bool lmtp)
+take_waiting(struct outbound *o, const struct oconn *c)
 {
 	struct outbound_req **pp, *r;
 
 	for (pp = &o->wait_head; (r = *pp) != NULL; pp = &r->next) {
-		if (strcmp(r->dest, dest) != 0 || r->lmtp != lmtp)
+		if (strcmp(r->dest, c->dest) != 0 || r->lmtp != c->lmtp ||
+		    !reuse_ok(c, r))
 			continue;
 		/* over its rate: everything for dest waits alike */
-		if (!rate_take(o, dest))
+		if (!rate_take(o, c->dest))
 			return NULL;
 		*pp = r->next;
 		if (*pp == NULL)
@@ -526,6 +578,11 @@ retry_next_address(struct outbound *o, struct oconn *c)
 		return;
 	if (next >= r->naddrs || o->stopping) {
 		const struct smtp_client_status *st = &c->sc.closed;
+		/* the deferral's log line says what TLS the last address
+		 * had (e.g. why DANE refused it) */
+		if (c->sc_init)
+			snprintf(r->tls_log, sizeof(r->tls_log), "%.*s",
+			    (int)sizeof(r->tls_log) - 1, c->tls_desc);
 		if (c->sc_init && st->outcome != SC_PENDING)
 			fail_all(r, st->outcome == SC_PERM ? SC_PERM : SC_TEMP,
 			    st->code ? st->code : 451,
@@ -791,7 +848,7 @@ process(struct outbound *o, struct oconn *c)
 	}
 	if (ev & SC_EV_READY) {
 		if (c->req == NULL && !o->stopping)
-			c->req = take_waiting(o, c->dest, c->lmtp);
+			c->req = take_waiting(o, c);
 		if (c->req != NULL && !c->req_started) {
 			start_message(o, c);
 		} else if (c->req == NULL) {
@@ -908,6 +965,7 @@ on_connect(struct outbound *o, struct oconn *c, int res)
 	{
 		const struct outbound_tls *t = conn_tls(c);
 		c->tls_policy = t->policy;
+		tls_demand(t, c->tls_demand);
 		sc.want_tls = t->policy >= RMX_TLS_ENCRYPT ||
 			      (t->policy == RMX_TLS_MAY && o->tls_ctx != NULL &&
 				  !notls_now(o, c->dest));
@@ -1092,7 +1150,7 @@ outbound_submit(struct outbound *o, struct outbound_req *r)
 		c = o->slots[i];
 		if (c != NULL && c->state == OC_IDLE && !c->shut &&
 		    c->req == NULL && c->lmtp == r->lmtp &&
-		    strcmp(c->dest, r->dest) == 0) {
+		    strcmp(c->dest, r->dest) == 0 && reuse_ok(c, r)) {
 			c->req = r;
 			start_message(o, c);
 			flush(o, c);

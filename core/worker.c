@@ -33,6 +33,7 @@
 #include "ctl_msg.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "offload.h"
 #include "outbound.h"
 #include "queue_commit.h"
@@ -74,6 +75,15 @@ struct conn {
 	size_t sent;
 	struct timer_entry timer;  /* kind 0: the session's timeout */
 	struct timer_entry tarpit; /* kind 1: a held-back reply */
+	int64_t idle_deadline;     /* when the state's timeout runs out */
+	/* Slow-client guard (limits.min_data_rate, command_deadline): the
+	 * command line or DATA/BDAT phase under way, and the bytes
+	 * received in the current rate window. */
+	int64_t phase_start; /* monotonic seconds, 0 = none */
+	int64_t win_start;
+	uint64_t win_bytes;
+	unsigned phase_cmds; /* sess.ncmds when the phase began */
+	bool phase_data;     /* DATA/BDAT rather than a command line */
 	bool flush_queued;
 	struct conn *flush_next;
 	/* TLS (heap, NULL in plaintext): STARTTLS or implicit TLS */
@@ -109,6 +119,7 @@ struct worker {
 	struct dns_resolver *dns; /* this worker's resolver, or NULL */
 	struct authfail *af_head, **af_tail; /* AUTH failures to expire */
 	struct tls_server **tls_srv; /* per listener, NULL without TLS */
+	struct metrics_http *mhttp;  /* worker 0 with metrics: the endpoint */
 	struct stats stats;          /* SHARED: read by the control thread */
 	_Atomic(struct ctl_msg *) ctl_inbox; /* SHARED: control requests */
 	atomic_bool *paused; /* per listener; SHARED: read for status */
@@ -406,6 +417,82 @@ listener_index(struct worker *w, const struct conn *c)
 	return (unsigned)(c->sess.listener - w->p.cfg->listeners);
 }
 
+/* Note when a command line or a DATA/BDAT phase begins or ends. */
+static void
+conn_track_phase(struct worker *w, struct conn *c)
+{
+	enum smtp_state st = c->sess.state;
+	bool data = st == SMTP_S_DATA || st == SMTP_S_BDAT;
+	bool busy = data || st == SMTP_S_SKIPLINE ||
+		    (st == SMTP_S_COMMAND && c->in.len > 0);
+
+	if (!busy || (c->tls != NULL && !c->tls->done)) {
+		c->phase_start = 0;
+		return;
+	}
+	if (c->phase_start != 0 && c->phase_data == data &&
+	    (data || c->phase_cmds == c->sess.ncmds))
+		return;
+	c->phase_start = c->win_start = w->tw.now;
+	c->win_bytes = 0;
+	c->phase_data = data;
+	c->phase_cmds = c->sess.ncmds;
+}
+
+/* Arm the timer for the idle deadline or, when sooner, the next check
+ * of the slow-client guard. */
+static void
+conn_rearm(struct worker *w, struct conn *c)
+{
+	const struct rmx_limits *l = &w->p.cfg->limits;
+	int64_t at = c->idle_deadline;
+
+	if (c->shut)
+		return;
+	if (c->phase_start != 0) {
+		if (l->min_data_rate != 0 &&
+		    c->win_start + (int64_t)l->data_rate_window < at)
+			at = c->win_start + (int64_t)l->data_rate_window;
+		if (!c->phase_data &&
+		    c->phase_start + (int64_t)l->command_deadline < at)
+			at = c->phase_start + (int64_t)l->command_deadline;
+	}
+	timer_arm(
+	    &w->tw, &c->timer, at > w->tw.now ? (unsigned)(at - w->tw.now) : 1);
+}
+
+/* The slow-client guard at a timer tick: why to drop c, or NULL. The
+ * first window of a phase is free; each later one must bring at least
+ * min_data_rate bytes per second. */
+static const char *
+conn_too_slow(struct worker *w, struct conn *c)
+{
+	const struct rmx_limits *l = &w->p.cfg->limits;
+	int64_t now = w->tw.now;
+
+	conn_track_phase(w, c);
+	if (c->phase_start == 0)
+		return NULL;
+	if (!c->phase_data &&
+	    now >= c->phase_start + (int64_t)l->command_deadline)
+		return "command_deadline";
+	if (c->recv_paused) { /* we do not read: not the client's fault */
+		c->win_start = now;
+		c->win_bytes = 0;
+		return NULL;
+	}
+	if (l->min_data_rate != 0 &&
+	    now >= c->win_start + (int64_t)l->data_rate_window) {
+		if (c->win_start != c->phase_start &&
+		    c->win_bytes < (uint64_t)l->min_data_rate *
+				       (uint64_t)(now - c->win_start))
+			return "min_data_rate";
+		c->win_start = now;
+		c->win_bytes = 0;
+	}
+	return NULL;
+}
+
 static void
 conn_arm_timer(struct worker *w, struct conn *c)
 {
@@ -422,7 +509,9 @@ conn_arm_timer(struct worker *w, struct conn *c)
 		left = 1;
 	if ((int64_t)secs > left)
 		secs = (unsigned)left;
-	timer_arm(&w->tw, &c->timer, secs);
+	c->idle_deadline = w->tw.now + (int64_t)secs;
+	conn_track_phase(w, c);
+	conn_rearm(w, c);
 }
 
 /* Run the session over buffered input after it changed state. */
@@ -661,6 +750,7 @@ on_recv(struct worker *w, struct conn *c, int res, unsigned flags)
 	}
 	if (res > 0) {
 		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+		c->win_bytes += (uint64_t)res;
 		if (!c->shut)
 			conn_input(
 			    w, c, w->bufmem + (size_t)bid * BUFSZ, (size_t)res);
@@ -1021,7 +1111,9 @@ handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
 		break;
 	}
 	default:
-		if (op >= OUTBOUND_OP_BASE)
+		if (op >= MHTTP_OP_BASE && op < MHTTP_OP_BASE + 8)
+			metrics_http_cqe(w->mhttp, ud, cqe->res);
+		else if (op >= OUTBOUND_OP_BASE)
 			outbound_cqe(w->ob, ud, cqe->res, cqe->flags);
 		break;
 	}
@@ -1061,6 +1153,18 @@ on_timer(void *arg, struct timer_entry *e)
 		conn_maybe_free(w, c);
 		return;
 	}
+	if (w->tw.now < c->idle_deadline) {
+		/* a check of the slow-client guard, not the idle timeout */
+		const char *why = conn_too_slow(w, c);
+		if (why == NULL) {
+			conn_rearm(w, c);
+			return;
+		}
+		log_event(LOG_NOTICE, "slow_client",
+		    "conn=%llu ip=%s reason=%s state=%d",
+		    (unsigned long long)c->sess.conn_id, c->sess.client_ip, why,
+		    (int)c->sess.state);
+	}
 	smtp_session_timeout(&c->sess);
 	conn_arm_timer(w, c);
 	flush_later(w, c);
@@ -1073,6 +1177,7 @@ begin_stop(struct worker *w)
 
 	w->stopping = true;
 	w->sctx.stopping = true;
+	metrics_http_stop(w->mhttp);
 	w->stop_deadline = w->tw.now + (int64_t)w->p.cfg->limits.shutdown_grace;
 	for (size_t i = 0; i < w->p.cfg->nlisteners; i++) {
 		if (w->lfds[i] < 0)
@@ -1299,6 +1404,10 @@ setup(struct worker *w)
 		if (w->tls_srv[i] == NULL)
 			return -1;
 	}
+	if (w->p.index == 0 && cfg->metrics_on && w->p.metrics != NULL &&
+	    (w->mhttp = metrics_http_start(&w->ring, &cfg->metrics,
+		 w->p.metrics, w->err, sizeof(w->err))) == NULL)
+		return -1;
 	w->sctx.cfg = cfg;
 	w->sctx.shard = w->p.shards[0];
 	w->sctx.submit = submit_commit;
@@ -1374,6 +1483,7 @@ loop(struct worker *w)
 		now = monotonic_seconds();
 		if (now != w->tw.now) {
 			timer_wheel_advance(&w->tw, now, on_timer, w);
+			metrics_http_tick(w->mhttp, (int64_t)time(NULL));
 			expire_auth_failures(w, false);
 		}
 		plugin_worker_poll(w->pw);
@@ -1428,6 +1538,7 @@ teardown(struct worker *w)
 			close(w->lfds[i]);
 	if (w->ring_ok)
 		io_uring_queue_exit(&w->ring);
+	metrics_http_free(w->mhttp); /* nothing of it is in flight now */
 	if (w->efd >= 0)
 		close(w->efd);
 }

@@ -31,6 +31,8 @@ struct worker_params {
 	struct ip_limit
 	    *rates; /* SHARED: messages per destination per minute */
 	struct plugin_host *plugins; /* SHARED read-only; NULL = none */
+	/* worker 0: what the metrics endpoint shows (SHARED read-only) */
+	const struct metrics_src *metrics;
 	struct queue_shard **shards; /* ownership passes to the worker;
 					shards[0] receives new mail */
 	size_t nshards;
