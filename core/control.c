@@ -633,7 +633,7 @@ ask_worker(struct control *c, unsigned w, struct ctl_msg *m)
 static unsigned
 owner_of(const struct control *c, qid_t id)
 {
-	return qid_shard(id) % c->env.nworkers;
+	return c->env.nworkers ? qid_shard(id) % c->env.nworkers : 0;
 }
 
 static int
@@ -727,6 +727,10 @@ cmd_queue_change(struct control *c, const char *cmd, json_object *args)
 			break;
 		m->op = op;
 		m->id = v.ids[i];
+		if (c->env.nworkers == 0) {
+			free(m);
+			break;
+		}
 		if (ask_worker(c, owner_of(c, v.ids[i]), m) != 0) {
 			json_object *o = json_object_new_object();
 			json_object_object_add(
@@ -843,6 +847,8 @@ cmd_reload(struct control *c)
 	struct timespec ts = {0, 20 * 1000 * 1000};
 	int expected = 0;
 
+	if (c->env.workers == NULL) /* fuzzing: no main thread */
+		return jerr("failed", "no main thread here");
 	if (!atomic_compare_exchange_strong(&c->reload_state, &expected, 1))
 		return jerr("busy", "a reload is already running");
 	for (int i = 0; i < 3000; i++) { /* 60 s */
@@ -1411,6 +1417,37 @@ control_free(struct control *c)
 	free(c->paused);
 	free(c);
 }
+
+#ifdef RINGMX_TESTING
+/* control_test_request - the answer line to one request line, with no
+ * worker, shard or thread behind it (fuzzing). Caller frees. */
+char *
+control_test_request(const struct rmx_config *cfg, const char *line, size_t len)
+{
+	struct control c;
+	struct client k;
+	json_object *o;
+	char *out;
+
+	memset(&c, 0, sizeof(c));
+	memset(&k, 0, sizeof(k));
+	k.fd = -1;
+	c.env.cfg = cfg;
+	c.lfd = c.efd = c.tfd = -1;
+	for (int i = 0; i < CTL_CLIENTS; i++)
+		c.cl[i].fd = -1;
+	pthread_mutex_init(&c.tmu, NULL);
+	c.paused = calloc(cfg->nlisteners + 1, sizeof(bool));
+	o = dispatch(&c, &k, line, len);
+	out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	if (k.trace)
+		atomic_fetch_sub(&c.ntraces, 1);
+	pthread_mutex_destroy(&c.tmu);
+	free(c.paused);
+	return out;
+}
+#endif
 
 void
 control_main_poll(struct control *c, control_reload_fn *fn, void *arg)

@@ -55,6 +55,12 @@ void control_stop(struct control *c);
 void control_free(struct control *c);
 /* Main loop, every turn: run a reload the control thread asked for. */
 void control_main_poll(struct control *c, control_reload_fn *fn, void *arg);
+#ifdef RINGMX_TESTING
+/* The answer line to one request (no workers, shards or threads): for
+ * the fuzz target. Caller frees. */
+char *control_test_request(
+    const struct rmx_config *cfg, const char *line, size_t len);
+#endif
 /* The socket path in use (for logs). */
 const char *control_path(const struct control *c);
 
