@@ -100,7 +100,7 @@ def test_smtplib_starttls_delivers_with_tls_in_received(tlsd):
     raw = d.wait_mail("alice")[0][1]
     rec = [h for h in header_lines(raw) if h.startswith("Received:")][0]
     assert "with ESMTPS" in rec, rec
-    assert re.search(r"using TLSv1.3 with cipher TLS_AES_\w+\)", rec), rec
+    assert re.search(r"using TLSv1.3 with cipher TLS_\w+\)", rec), rec
 
 
 def test_injection_after_starttls_is_not_executed(tlsd):
