@@ -117,10 +117,11 @@ tlsa_answer(void *arg, const struct dns_result *res)
 
 	h->q = 0;
 	dns_tlsa_decide(true, res, &d);
-	/* RFC 7672 §2.2.2: no secure TLSA at the CNAME-expanded name: try
-	 * the MX host name itself */
-	if (h->asking_cname && d.policy == DNS_TLSA_MAY &&
-	    res->sec == DNS_SECURE) {
+	/* RFC 7672 §2.2.2: no secure TLSA at the CNAME-expanded name (a
+	 * secure denial, or an insecure answer): try the MX host name
+	 * itself. A bogus or failed lookup is not "no TLSA": the host is
+	 * skipped below. */
+	if (h->asking_cname && d.policy == DNS_TLSA_MAY) {
 		h->asking_cname = false;
 		if (ask(h, mh->name))
 			return;
