@@ -49,10 +49,12 @@
 #include "dkim_sig.h"
 #include "dns_answer.h"
 
-#define DKV_NAME  "dkim_verify"
-#define SIG_HDR   "DKIM-Signature"
-#define RBUF_SIZE 65536
-#define MAX_SIGS  50
+#define DKV_NAME "dkim_verify"
+/* Bodies at least this large are hashed on the offload pool. */
+#define BODY_OFFLOAD_MIN (256 * 1024)
+#define SIG_HDR          "DKIM-Signature"
+#define RBUF_SIZE        65536
+#define MAX_SIGS         50
 
 /* The settings: a plain value, copied whole under the lock. */
 struct dkv_conf {
@@ -110,6 +112,12 @@ struct dkv_msg {
 	size_t n;           /* signatures considered */
 	size_t outstanding; /* key queries not answered */
 	bool finished;      /* notes written, call completed */
+	bool body_pending;  /* the body is being hashed on the offload pool */
+	/* large bodies: hashed on the offload pool (call_alloc memory) */
+	struct dkim_body_hash *slots;
+	size_t nslots;
+	unsigned char *body; /* heap copy; freed by the job itself */
+	size_t body_len;
 	struct dkv_one one[];
 };
 
@@ -363,7 +371,7 @@ dns_done(struct rmx_call *call, int rcode, int secure, const void *answer,
 		return; /* timed out before */
 	key_answer(o, rcode, secure, answer, len);
 	m->outstanding--;
-	if (m->outstanding == 0) {
+	if (m->outstanding == 0 && !m->body_pending) {
 		enum rmx_verdict v = finish(m);
 
 		m->w->plugin->host->complete(call, v);
@@ -383,6 +391,8 @@ timed_out(struct rmx_call *call, void *arg)
 			set_result(
 			    &m->one[i], DKIM_TEMPERROR, "key lookup timed out");
 	m->outstanding = 0;
+	if (m->body_pending)
+		return; /* the body job ends it (bounded: it only hashes) */
 	v = finish(m);
 	m->w->plugin->host->complete(call, v);
 }
@@ -498,28 +508,20 @@ header_hash(struct dkv_worker *w, struct dkv_one *o, size_t sigidx)
  * the bh= comparisons and the l= policy. Signatures whose body fails are
  * done; the others stay to be checked against their key.
  */
-static void
-body_pass(struct dkv_worker *w, struct dkv_msg *m)
+/* One hasher per distinct (body canonicalisation, l=) of the signatures
+ * still open; each signature's slot is set. Returns the number of
+ * slots. */
+static size_t
+body_slots_init(struct dkv_msg *m, struct dkim_body_hash *slots)
 {
-	const struct rmx_host_api *host = w->plugin->host;
-	struct dkim_body_hash *slots;
 	size_t nslots = 0;
-	uint64_t off = 0;
-	int64_t r = 0;
 
-	slots = malloc(m->n * sizeof(*slots));
-	if (slots == NULL) {
-		for (size_t i = 0; i < m->n; i++)
-			if (!m->one[i].done)
-				set_result(&m->one[i], DKIM_TEMPERROR,
-				    "out of memory");
-		return;
-	}
 	for (size_t i = 0; i < m->n; i++) {
 		struct dkv_one *o = &m->one[i];
 		uint64_t lim = o->sig.has_l ? o->sig.l : DKIM_BODY_NO_LIMIT;
 		size_t k;
 
+		o->slot = -1;
 		if (o->done)
 			continue;
 		for (k = 0; k < nslots; k++)
@@ -531,6 +533,64 @@ body_pass(struct dkv_worker *w, struct dkv_msg *m)
 			    &slots[nslots++], o->sig.bcanon, lim);
 		o->slot = (int)k;
 	}
+	return nslots;
+}
+
+/* The bh= comparisons and the l= policy once the whole body went in. */
+static void
+body_slots_finish(
+    struct dkv_msg *m, struct dkim_body_hash *slots, size_t nslots)
+{
+	for (size_t k = 0; k < nslots; k++) {
+		unsigned char bh[DKIM_SHA256_LEN];
+
+		dkim_body_hash_final(&slots[k], bh);
+		for (size_t i = 0; i < m->n; i++) {
+			struct dkv_one *o = &m->one[i];
+			const struct dkim_sig *s = &o->sig;
+
+			if (!o->parsed || o->slot != (int)k ||
+			    (o->done && o->res != DKIM_PASS &&
+				o->res != DKIM_TEMPERROR))
+				continue;
+			/* a failing body decides, whatever the key said */
+			if (s->has_l && s->l > slots[k].canon_total)
+				set_result(
+				    o, DKIM_FAIL, "l= longer than the body");
+			else if (s->bhlen != DKIM_SHA256_LEN ||
+				 sodium_memcmp(bh, s->bh, DKIM_SHA256_LEN) != 0)
+				set_result(o, DKIM_FAIL, "body hash mismatch");
+			else if (s->has_l && m->conf.reject_l_tag &&
+				 s->l < slots[k].canon_total)
+				set_result(o, DKIM_FAIL, "body length limit");
+		}
+	}
+}
+
+/*
+ * One pass over the body (in chunks, on the worker) feeding a hasher per
+ * distinct (canon, l=); then the bh= comparisons and the l= policy.
+ * Signatures whose body fails are done; the others stay to be checked
+ * against their key.
+ */
+static void
+body_pass(struct dkv_worker *w, struct dkv_msg *m)
+{
+	const struct rmx_host_api *host = w->plugin->host;
+	struct dkim_body_hash *slots;
+	size_t nslots;
+	uint64_t off = 0;
+	int64_t r = 0;
+
+	slots = malloc(m->n * sizeof(*slots));
+	if (slots == NULL) {
+		for (size_t i = 0; i < m->n; i++)
+			if (!m->one[i].done)
+				set_result(&m->one[i], DKIM_TEMPERROR,
+				    "out of memory");
+		return;
+	}
+	nslots = body_slots_init(m, slots);
 	while (nslots > 0 &&
 	       (r = host->body_read(m->call, off, w->rbuf, RBUF_SIZE)) > 0) {
 		for (size_t k = 0; k < nslots; k++)
@@ -545,28 +605,71 @@ body_pass(struct dkv_worker *w, struct dkv_msg *m)
 		free(slots);
 		return;
 	}
-	for (size_t k = 0; k < nslots; k++) {
-		unsigned char bh[DKIM_SHA256_LEN];
-
-		dkim_body_hash_final(&slots[k], bh);
-		for (size_t i = 0; i < m->n; i++) {
-			struct dkv_one *o = &m->one[i];
-			const struct dkim_sig *s = &o->sig;
-
-			if (o->done || o->slot != (int)k)
-				continue;
-			if (s->has_l && s->l > slots[k].canon_total)
-				set_result(
-				    o, DKIM_FAIL, "l= longer than the body");
-			else if (s->bhlen != DKIM_SHA256_LEN ||
-				 sodium_memcmp(bh, s->bh, DKIM_SHA256_LEN) != 0)
-				set_result(o, DKIM_FAIL, "body hash mismatch");
-			else if (s->has_l && m->conf.reject_l_tag &&
-				 s->l < slots[k].canon_total)
-				set_result(o, DKIM_FAIL, "body length limit");
-		}
-	}
+	body_slots_finish(m, slots, nslots);
 	free(slots);
+}
+
+/* Large bodies: copy once on the worker (memcpy), hash on the offload
+ * pool, so that a 50 MB message does not hold the loop for half a
+ * second. The job frees the copy itself (also when the call was
+ * cancelled meanwhile: then body_done is never called). */
+static void
+body_job(void *arg)
+{
+	struct dkv_msg *m = arg;
+
+	for (size_t k = 0; k < m->nslots; k++)
+		dkim_body_hash_update(&m->slots[k], m->body, m->body_len);
+	free(m->body);
+	m->body = NULL;
+}
+
+static enum rmx_verdict finish(struct dkv_msg *m);
+
+static void
+body_done(struct rmx_call *call, void *arg)
+{
+	struct dkv_msg *m = arg;
+
+	m->body_pending = false;
+	body_slots_finish(m, m->slots, m->nslots);
+	if (m->outstanding == 0 && !m->finished)
+		m->w->plugin->host->complete(call, finish(m));
+}
+
+/* Start hashing a large body on the offload pool; false if not possible
+ * (then the caller hashes on the loop). */
+static bool
+body_offload(struct dkv_worker *w, struct dkv_msg *m, uint64_t size)
+{
+	const struct rmx_host_api *host = w->plugin->host;
+	uint64_t off = 0;
+	int64_t r;
+
+	if (!RMX_HOST_HAS(host, offload) || size > (uint64_t)SIZE_MAX)
+		return false;
+	m->slots = host->call_alloc(m->call, m->n * sizeof(*m->slots));
+	m->body = malloc((size_t)size ? (size_t)size : 1);
+	if (m->slots == NULL || m->body == NULL) {
+		free(m->body);
+		m->body = NULL;
+		return false;
+	}
+	while (off < size && (r = host->body_read(m->call, off, m->body + off,
+				  (size_t)(size - off))) > 0)
+		off += (uint64_t)r;
+	m->body_len = (size_t)off;
+	m->nslots = body_slots_init(m, m->slots);
+	m->body_pending = true;
+	host->log(
+	    m->call, RMX_LOG_DEBUG, "dkim=body_offload size=%zu", m->body_len);
+	if (host->offload(m->call, body_job, body_done, m) != 0) {
+		free(m->body);
+		m->body = NULL;
+		m->body_pending = false;
+		return false;
+	}
+	return true;
 }
 
 /* ------------------------------------------------------------ hook */
@@ -670,10 +773,17 @@ dkv_hook_data(struct rmx_call *call, void *worker_state)
 		}
 		any = true;
 	}
-	if (any)
-		body_pass(w, m);
+	if (any) {
+		const char *sz = NULL;
+		size_t szl = 0;
+		uint64_t size = 0;
+		if (host->get_item(call, RMX_ITEM_MSG_SIZE, 0, &sz, &szl) == 0)
+			size = strtoull(sz, NULL, 10);
+		if (size < BODY_OFFLOAD_MIN || !body_offload(w, m, size))
+			body_pass(w, m);
+	}
 	send_queries(m);
-	if (m->outstanding == 0)
+	if (m->outstanding == 0 && !m->body_pending)
 		return finish(m);
 	if (host->timer_add(call, conf.timeout_ms, timed_out, m) != 0)
 		host->log(call, RMX_LOG_WARNING,

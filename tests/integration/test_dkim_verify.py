@@ -249,3 +249,27 @@ def test_bad_config_names_key(make_ringmx):
     assert p.returncode == 1
     assert "dkim_verify" in p.stderr and "max_signaturez" in p.stderr, \
         p.stderr
+
+
+def test_large_body_hashed_off_the_loop(make_ringmx, dns, keys):
+    """Bodies of 256 KiB and more are hashed on the offload pool (logged at
+    debug): a 1 MB
+    message verifies, a tampered one fails on its body hash."""
+    line = b"A line of a large message body, repeated many times. 0123\r\n"
+    body = line * (1024 * 1024 // len(line))
+    msg = make_msg(subject="large", sender=f"alice@{DOMAIN}", body=body)
+    sig = dkim.sign(msg, b"ed1", DOMAIN.encode(), keys["ed"],
+                    signature_algorithm=b"ed25519-sha256",
+                    include_headers=SIGNED)
+    d = make_ringmx(plugins=({"name": "dkim_verify", "path": str(PLUGIN)},),
+                    dns={"mode": "recursive",
+                         "trust_anchor": str(dns.trust_anchor),
+                         "unbound_conf": str(dns.unbound_conf)},
+                    log_level="debug")
+    res = dkim_results(deliver(d, sig + msg, 1))
+    assert res[0].result == "pass", str(res[0])
+    assert "dkim=body_offload" in d.log()
+    bad = (sig + msg).replace(b"0123\r\n", b"0124\r\n", 1)
+    res = dkim_results(deliver(d, bad, 2))
+    assert res[0].result == "fail", str(res[0])
+    assert "body hash" in (res[0].reason or ""), str(res[0])
