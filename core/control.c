@@ -2,9 +2,11 @@
  * control.c - the control socket thread (see control.h and
  * docs/control-protocol.md): accept, check the peer's credentials, read
  * request lines, answer each with one JSON line. Several clients at once
- * over poll(2); a client that does not read its answers is cut off when
- * its output passes CTL_OUT_MAX, one that sends a line longer than
- * CTL_LINE_MAX gets an error and is closed.
+ * over poll(2). While a client has more than CTL_OUT_HIGH of answers
+ * unsent, its further requests wait unread (so one that does not read
+ * costs neither memory nor the other clients' time); one whose output
+ * still passes CTL_OUT_MAX (trace lines) is cut off; one that sends a
+ * line longer than CTL_LINE_MAX gets an error and is closed.
  */
 #include "control.h"
 
@@ -39,7 +41,8 @@
 #define CTL_CLIENTS     32
 #define CTL_LINE_MAX    (64 * 1024)
 #define CTL_OUT_MAX     (64 * 1024 * 1024)
-#define CTL_WAIT_MS     30000 /* a worker's answer */
+#define CTL_OUT_HIGH    (1024 * 1024) /* no new requests above this */
+#define CTL_WAIT_MS     30000         /* a worker's answer */
 #define CTL_BULK_MAX    100000
 #define CTL_LIST_MAX    10000
 #define CTL_SHOW_BODYMX (1024 * 1024)
@@ -77,7 +80,9 @@ struct control {
 	pthread_t thread;
 	atomic_bool stop;
 	struct client cl[CTL_CLIENTS];
-	/* reload handshake with the main thread: 0 idle, 1 asked, 2 done */
+	/* reload handshake with the main thread: 0 idle, 1 asked, 3 being
+	 * run by the main thread, 2 done (reload_rc and reload_msg are the
+	 * main thread's from 3 until 2) */
 	atomic_int reload_state;
 	int reload_rc;
 	char reload_msg[1024];
@@ -668,6 +673,8 @@ cmd_queue_change(struct control *c, const char *cmd, json_object *args)
 	size_t done = 0;
 	bool bad = false, confirm = arg_bool(args, "confirm", &bad);
 
+	if (bad)
+		return jerr("bad_request", "confirm: true or false");
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (strcmp(cmd, ops[i].name) == 0)
 			op = ops[i].op;
@@ -706,7 +713,7 @@ cmd_queue_change(struct control *c, const char *cmd, json_object *args)
 		}
 		for (size_t i = 0; i < c->env.nshards; i++)
 			queue_query(c->env.shards[i], &f, 0, 0, collect_cb, &v);
-		if (!confirm || bad) {
+		if (!confirm) {
 			r = json_object_new_object();
 			json_object_object_add(
 			    r, "matched", json_object_new_int64((int64_t)v.n));
@@ -821,8 +828,10 @@ cmd_pause(struct control *c, bool on, json_object *args)
 	}
 	for (unsigned w = 0; w < c->env.nworkers; w++) {
 		struct ctl_msg *m = calloc(1, sizeof(*m));
-		if (m == NULL)
-			break;
+		if (m == NULL) {
+			json_object_put(arr);
+			return jerr("failed", "out of memory");
+		}
 		m->op = on ? CTL_PAUSE : CTL_UNPAUSE;
 		m->li = li;
 		if (ask_worker(c, w, m) != 0) {
@@ -849,15 +858,32 @@ cmd_reload(struct control *c)
 
 	if (c->env.workers == NULL) /* fuzzing: no main thread */
 		return jerr("failed", "no main thread here");
-	if (!atomic_compare_exchange_strong(&c->reload_state, &expected, 1))
-		return jerr("busy", "a reload is already running");
+	if (!atomic_compare_exchange_strong(&c->reload_state, &expected, 1)) {
+		/* 2: the result of a reload whose asker gave up (below);
+		 * nobody waits for it any more */
+		expected = 2;
+		if (!atomic_compare_exchange_strong(
+			&c->reload_state, &expected, 1))
+			return jerr("busy", "a reload is already running");
+	}
 	for (int i = 0; i < 3000; i++) { /* 60 s */
 		if (atomic_load(&c->reload_state) == 2)
 			break;
 		nanosleep(&ts, NULL);
 	}
-	if (atomic_load(&c->reload_state) != 2)
-		return jerr("failed", "the main thread did not run the reload");
+	if (atomic_load(&c->reload_state) != 2) {
+		/* withdraw the request if the main thread has not taken it;
+		 * if it is running it (3), it ends in 2, which the next
+		 * reload takes over: never stuck in "busy" */
+		expected = 1;
+		if (atomic_compare_exchange_strong(
+			&c->reload_state, &expected, 0))
+			return jerr(
+			    "failed", "the main thread did not run the reload");
+		return jerr("failed",
+		    "the reload is still running after 60 s; its result "
+		    "will be logged");
+	}
 	{
 		json_object *r =
 		    c->reload_rc == 0
@@ -1039,6 +1065,19 @@ dispatch(struct control *c, struct client *k, const char *line, size_t len)
 	if (tok == NULL)
 		return jerr("failed", "out of memory");
 	req = json_tokener_parse_ex(tok, line, (int)len);
+	if (req != NULL &&
+	    json_tokener_get_error(tok) == json_tokener_success) {
+		/* one object and nothing after it but blanks (a second
+		 * object on the line would be dropped unanswered) */
+		size_t end = json_tokener_get_parse_end(tok);
+		while (end < len && (line[end] == ' ' || line[end] == '\t' ||
+					line[end] == '\r'))
+			end++;
+		if (end != len) {
+			json_object_put(req);
+			req = NULL;
+		}
+	}
 	if (req == NULL ||
 	    json_tokener_get_error(tok) != json_tokener_success ||
 	    !json_object_is_type(req, json_type_object)) {
@@ -1133,12 +1172,47 @@ client_send(struct client *k, json_object *o)
 	const char *s = json_object_to_json_string_length(
 	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 
-	if (k->out.len - k->out_off + n + 1 > CTL_OUT_MAX)
-		k->closing = true; /* not reading its answers */
-	else if (buf_append(&k->out, s, n) != 0 ||
-		 buf_append(&k->out, "\n", 1) != 0)
+	if (k->out.len - k->out_off + n + 1 > CTL_OUT_MAX) {
+		/* not reading its answers: cut it off now (waiting for the
+		 * output to drain would keep its slot and the memory for as
+		 * long as it does not read) */
+		buf_reset(&k->out);
+		k->out_off = 0;
+		k->closing = true;
+	} else if (buf_append(&k->out, s, n) != 0 ||
+		   buf_append(&k->out, "\n", 1) != 0)
 		k->closing = true;
 	json_object_put(o);
+}
+
+static bool
+client_backlogged(const struct client *k)
+{
+	return k->out.len - k->out_off >= CTL_OUT_HIGH;
+}
+
+/* A complete request line is waiting for its answer. */
+static bool
+client_waiting(const struct client *k)
+{
+	return k->in.len > 0 && memchr(k->in.data, '\n', k->in.len) != NULL;
+}
+
+/* Answer the complete request lines read so far, until the client has
+ * enough unsent answers. */
+static void
+client_dispatch(struct control *c, struct client *k)
+{
+	char *nl;
+
+	while (!k->closing && !client_backlogged(k) && k->in.len > 0 &&
+	       (nl = memchr(k->in.data, '\n', k->in.len)) != NULL) {
+		size_t len = (size_t)(nl - (char *)k->in.data);
+		if (len > 0)
+			client_send(
+			    k, dispatch(c, k, (const char *)k->in.data, len));
+		buf_consume(&k->in, len + 1);
+	}
 }
 
 static void
@@ -1157,15 +1231,11 @@ client_input(struct control *c, struct client *k)
 		k->closing = true;
 		return;
 	}
-	while (
-	    !k->closing && (nl = memchr(k->in.data, '\n', k->in.len)) != NULL) {
-		size_t len = (size_t)(nl - (char *)k->in.data);
-		if (len > 0)
-			client_send(
-			    k, dispatch(c, k, (const char *)k->in.data, len));
-		buf_consume(&k->in, len + 1);
-	}
-	if (k->in.len > CTL_LINE_MAX) {
+	client_dispatch(c, k);
+	/* the first line not answered yet (a waiting one or a part) */
+	nl = k->in.len ? memchr(k->in.data, '\n', k->in.len) : NULL;
+	if ((nl ? (size_t)(nl - (char *)k->in.data) : k->in.len) >
+	    CTL_LINE_MAX) {
 		client_send(
 		    k, jerr("line_too_long",
 			   "a request line is at most %d bytes", CTL_LINE_MAX));
@@ -1195,14 +1265,15 @@ client_output(struct client *k)
 	}
 }
 
-static void
+/* One waiting connection: false when there is none. */
+static bool
 accept_one(struct control *c)
 {
 	int fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct ucred uc;
 
 	if (fd < 0)
-		return;
+		return false;
 	if (!peer_allowed(c, fd, &uc)) {
 		static const char denied[] =
 		    "{\"v\":1,\"ok\":false,\"error\":{\"code\":\"denied\","
@@ -1213,14 +1284,23 @@ accept_one(struct control *c)
 			/* it goes away anyway */
 		}
 		close(fd);
-		return;
+		return true;
 	}
 	for (int i = 0; i < CTL_CLIENTS; i++)
 		if (c->cl[i].fd < 0) {
 			c->cl[i].fd = fd;
-			return;
+			return true;
 		}
-	close(fd); /* too many control clients at once */
+	{ /* too many control clients at once: say so, not just close */
+		static const char busy[] =
+		    "{\"v\":1,\"ok\":false,\"error\":{\"code\":\"busy\","
+		    "\"message\":\"too many control connections\"}}\n";
+		if (write(fd, busy, sizeof(busy) - 1) < 0) {
+			/* it goes away anyway */
+		}
+	}
+	close(fd);
+	return true;
 }
 
 static void *
@@ -1242,12 +1322,18 @@ control_main(void *arg)
 			struct client *k = &c->cl[i];
 			if (k->fd < 0)
 				continue;
+			if (!k->closing && !client_backlogged(k))
+				client_dispatch(c, k); /* what waited */
 			if (k->closing && k->out.len == k->out_off) {
 				client_close(c, k);
 				continue;
 			}
 			p[n].fd = k->fd;
-			p[n].events = (k->closing ? 0 : POLLIN) |
+			/* read more only when the lines read are answered */
+			p[n].events = (k->closing || client_backlogged(k) ||
+						  client_waiting(k)
+					      ? 0
+					      : POLLIN) |
 				      (k->out.len > k->out_off ? POLLOUT : 0);
 			idx[n++] = i;
 		}
@@ -1261,7 +1347,9 @@ control_main(void *arg)
 				continue;
 			}
 			if (idx[j] < 0) {
-				accept_one(c);
+				/* all that wait (the backlog is short) */
+				for (int a = 0; a < 64 && accept_one(c); a++)
+					;
 				continue;
 			}
 			struct client *k = &c->cl[idx[j]];
@@ -1382,6 +1470,8 @@ fail:
 void
 control_stop(struct control *c)
 {
+	int asked = 1;
+
 	if (c == NULL)
 		return;
 	/* no new trace lines; a thread inside the tap still finds c valid:
@@ -1389,7 +1479,7 @@ control_stop(struct control *c)
 	log_set_tap(NULL, NULL);
 	atomic_store(&c->stop, true);
 	/* a reload request waiting for the main thread: refuse it */
-	if (atomic_load(&c->reload_state) == 1) {
+	if (atomic_compare_exchange_strong(&c->reload_state, &asked, 3)) {
 		c->reload_rc = -1;
 		snprintf(c->reload_msg, sizeof(c->reload_msg),
 		    "the server is stopping");
@@ -1452,7 +1542,10 @@ control_test_request(const struct rmx_config *cfg, const char *line, size_t len)
 void
 control_main_poll(struct control *c, control_reload_fn *fn, void *arg)
 {
-	if (c == NULL || atomic_load(&c->reload_state) != 1)
+	int expected = 1;
+
+	if (c == NULL ||
+	    !atomic_compare_exchange_strong(&c->reload_state, &expected, 3))
 		return;
 	c->reload_rc = fn(arg, c->reload_msg, sizeof(c->reload_msg));
 	atomic_store(&c->reload_state, 2);

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,7 @@ call(const char *path, json_object *req)
 	size_t len = strlen(line), cap = 65536, n = 0;
 	char *buf = malloc(cap), *nl = NULL;
 	json_object *ans;
+	bool write_failed = false;
 
 	if (fd < 0 || buf == NULL || strlen(path) >= sizeof(sa.sun_path)) {
 		die(path, "cannot use this socket path");
@@ -108,10 +110,10 @@ call(const char *path, json_object *req)
 		    path, strerror(errno));
 		exit(1);
 	}
-	if (write(fd, line, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
-		die(path, "write failed");
-		exit(1);
-	}
+	/* a write that fails (the server refused us and closed: EPIPE)
+	 * still leaves its answer ("denied") to read */
+	if (write(fd, line, len) != (ssize_t)len || write(fd, "\n", 1) != 1)
+		write_failed = true;
 	for (;;) {
 		ssize_t r;
 		if (n + 1 >= cap) {
@@ -134,7 +136,7 @@ call(const char *path, json_object *req)
 	}
 	close(fd);
 	if (nl == NULL) {
-		die(path, "no answer");
+		die(path, write_failed ? "write failed" : "no answer");
 		exit(1);
 	}
 	*nl = '\0';
@@ -337,8 +339,10 @@ queue_args(int argc, char **argv, json_object *args, json_object *ids,
 	    {"body", 0, NULL, 'b'}, {NULL, 0, NULL, 0}};
 	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+	/* options and ids in any order ("queue show ID --body"): 0 makes
+	 * getopt start afresh with this optstring (no '+': permute) */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		long long v;
 		switch (c) {
 		case 's':
@@ -580,6 +584,7 @@ main(int argc, char **argv)
 	char buf[4096];
 	int c;
 
+	signal(SIGPIPE, SIG_IGN); /* a closed socket is an error, not death */
 	while ((c = getopt_long(argc, argv, "+c:jh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'S':
