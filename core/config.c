@@ -183,6 +183,7 @@ static const struct key limit_keys[] = {
     {"min_data_rate", parse_uint, LIM(min_data_rate), 0, UINT_MAX},
     {"data_rate_window", parse_uint, LIM(data_rate_window), 1, UINT_MAX},
     {"command_deadline", parse_uint, LIM(command_deadline), 1, UINT_MAX},
+    {"min_free_space", parse_size64, LIM(min_free_space), 0, UINT64_MAX},
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -1825,6 +1826,7 @@ config_defaults(struct rmx_config *cfg)
 	    .min_data_rate = 256,
 	    .data_rate_window = 30,
 	    .command_deadline = 300,
+	    .min_free_space = 32 * MIB,
 	};
 	cfg->queue.retry_initial = 300;
 	cfg->dns.timeout = 30;
@@ -2241,12 +2243,14 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	    "\ttimeout_session = %u;\n\tshutdown_grace = %u;\n"
 	    "\tauth_failures_per_ip = %u;\n\tauth_failure_window = %u;\n"
 	    "\tmin_data_rate = %u;\n\tdata_rate_window = %u;\n"
-	    "\tcommand_deadline = %u;\n};\n",
+	    "\tcommand_deadline = %u;\n\tmin_free_space = ",
 	    l->rcpt_max, l->conn_max, l->conn_per_ip, l->cmds_max,
 	    l->errors_max, l->hops_max, l->timeout_command, l->timeout_data,
 	    l->timeout_session, l->shutdown_grace, l->auth_failures_per_ip,
 	    l->auth_failure_window, l->min_data_rate, l->data_rate_window,
 	    l->command_deadline);
+	print_size(out, l->min_free_space);
+	fputs(";\n};\n", out);
 	fprintf(out,
 	    "queue = {\n\tretry_initial = %u;\n\tretry_max = %u;\n"
 	    "\tlifetime = %u;\n\tdelay_warning = %u;\n};\n",

@@ -82,6 +82,9 @@ struct rmx_limits {
 	unsigned min_data_rate;    /* bytes/s, default 256, 0 = off */
 	unsigned data_rate_window; /* seconds, default 30 */
 	unsigned command_deadline; /* seconds, default 300 */
+	/* free space of the state directory's filesystem below which MAIL
+	 * gets 452 4.3.1 (0 = never), default 32 MiB */
+	uint64_t min_free_space;
 };
 
 struct rmx_config {

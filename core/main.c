@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "diskspace.h"
 #include "ip_limit.h"
 #include "log.h"
 #include "metrics.h"
@@ -506,6 +507,16 @@ main(int argc, char **argv)
 				    cfg->log_file ? cfg->log_file : "stderr");
 		}
 		control_main_poll(ctl, reload, &rctx);
+		{
+			/* the queue's free space, about once a second */
+			static int64_t last;
+			int64_t t = (int64_t)time(NULL);
+			if (t != last) {
+				last = t;
+				diskspace_check(
+				    cfg->state_dir, cfg->limits.min_free_space);
+			}
+		}
 		if (!stopping)
 			continue;
 		for (unsigned i = 0; i < cfg->workers; i++)

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "diskspace.h"
 #include "log.h"
 #include "maildir.h"
 #include "smtp_auth.h"
@@ -488,6 +489,11 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *c, size_t linelen)
 	if (s->has_mail) {
 		reply_errf(
 		    s, 503, "5.5.1", "Error: nested MAIL command", "MAIL");
+		return;
+	}
+	if (diskspace_low()) {
+		reply_errf(s, 452, "4.3.1",
+		    "Insufficient system storage, try again later", "MAIL");
 		return;
 	}
 	if (s->ctx->stopping) {
