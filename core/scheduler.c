@@ -590,6 +590,8 @@ remote_defer(
 		struct qrcpt *rc = &it->env->rcpts[idx[k]];
 		free(rc->last_error);
 		rc->last_error = strdup(why);
+		rc->attempts++;
+		stat_inc(ST_DEFERRED);
 		log_event(LOG_INFO, "deferred", "id=%s rcpt=<%s> reason=\"%s\"",
 		    id, rc->addr, why);
 	}
@@ -613,6 +615,8 @@ group_fail(struct sched_item *it, struct remote_group *g, bool permanent,
 		struct qrcpt *rc = &it->env->rcpts[g->idx[k]];
 		free(rc->last_error);
 		rc->last_error = strdup(why);
+		rc->attempts++;
+		stat_inc(permanent ? ST_BOUNCED : ST_DEFERRED);
 		if (permanent)
 			rc->state = QRCPT_FAILED;
 		log_event(permanent ? LOG_NOTICE : LOG_INFO,
