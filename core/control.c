@@ -86,8 +86,10 @@ struct control {
 	atomic_int reload_state;
 	int reload_rc;
 	char reload_msg[1024];
-	/* pause state as requested (per listener) */
+	/* pause state as requested (per listener of env.cfg); cfgmu
+	 * guards both against control_set_config (main thread, reload) */
 	bool *paused;
+	pthread_mutex_t cfgmu;
 	/* tracing (see struct trace) */
 	atomic_int ntraces;
 	pthread_mutex_t tmu;
@@ -191,8 +193,21 @@ state_name(const struct qenvelope *e)
 
 /* ---- reads ---- */
 
+static json_object *cmd_status_locked(struct control *c);
+
 static json_object *
 cmd_status(struct control *c)
+{
+	json_object *r;
+
+	pthread_mutex_lock(&c->cfgmu);
+	r = cmd_status_locked(c);
+	pthread_mutex_unlock(&c->cfgmu);
+	return r;
+}
+
+static json_object *
+cmd_status_locked(struct control *c)
 {
 	const struct control_env *env = &c->env;
 	json_object *r = json_object_new_object(),
@@ -805,8 +820,22 @@ cmd_domain(struct control *c, bool on, json_object *args)
 	return jok(NULL);
 }
 
+static json_object *cmd_pause_locked(
+    struct control *c, bool on, json_object *args);
+
 static json_object *
 cmd_pause(struct control *c, bool on, json_object *args)
+{
+	json_object *r;
+
+	pthread_mutex_lock(&c->cfgmu);
+	r = cmd_pause_locked(c, on, args);
+	pthread_mutex_unlock(&c->cfgmu);
+	return r;
+}
+
+static json_object *
+cmd_pause_locked(struct control *c, bool on, json_object *args)
 {
 	bool bad = false;
 	const char *addr = arg_str(args, "listener", &bad);
@@ -1400,6 +1429,7 @@ control_start(const struct control_env *env, char *err, size_t errlen)
 	c->env = *env;
 	c->lfd = c->efd = c->tfd = -1;
 	pthread_mutex_init(&c->tmu, NULL);
+	pthread_mutex_init(&c->cfgmu, NULL);
 	for (int i = 0; i < CTL_CLIENTS; i++)
 		c->cl[i].fd = -1;
 	if (path == NULL) {
@@ -1504,6 +1534,7 @@ control_free(struct control *c)
 		free(c->tq[i].line);
 	free(c->tq);
 	pthread_mutex_destroy(&c->tmu);
+	pthread_mutex_destroy(&c->cfgmu);
 	free(c->paused);
 	free(c);
 }
@@ -1527,6 +1558,7 @@ control_test_request(const struct rmx_config *cfg, const char *line, size_t len)
 	for (int i = 0; i < CTL_CLIENTS; i++)
 		c.cl[i].fd = -1;
 	pthread_mutex_init(&c.tmu, NULL);
+	pthread_mutex_init(&c.cfgmu, NULL);
 	c.paused = calloc(cfg->nlisteners + 1, sizeof(bool));
 	o = dispatch(&c, &k, line, len);
 	out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -1534,10 +1566,34 @@ control_test_request(const struct rmx_config *cfg, const char *line, size_t len)
 	if (k.trace)
 		atomic_fetch_sub(&c.ntraces, 1);
 	pthread_mutex_destroy(&c.tmu);
+	pthread_mutex_destroy(&c.cfgmu);
 	free(c.paused);
 	return out;
 }
 #endif
+
+/* control_set_config - a reloaded configuration (main thread) */
+void
+control_set_config(struct control *c, const struct rmx_config *ncfg)
+{
+	bool *np;
+
+	if (c == NULL)
+		return;
+	np = calloc(ncfg->nlisteners + 1, sizeof(bool));
+	pthread_mutex_lock(&c->cfgmu);
+	if (np != NULL) {
+		for (size_t i = 0; i < ncfg->nlisteners; i++)
+			for (size_t j = 0; j < c->env.cfg->nlisteners; j++)
+				if (strcmp(ncfg->listeners[i].address,
+					c->env.cfg->listeners[j].address) == 0)
+					np[i] = c->paused[j];
+		free(c->paused);
+		c->paused = np;
+		c->env.cfg = ncfg;
+	}
+	pthread_mutex_unlock(&c->cfgmu);
+}
 
 void
 control_main_poll(struct control *c, control_reload_fn *fn, void *arg)

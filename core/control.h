@@ -61,6 +61,8 @@ void control_main_poll(struct control *c, control_reload_fn *fn, void *arg);
 char *control_test_request(
     const struct rmx_config *cfg, const char *line, size_t len);
 #endif
+/* A reloaded configuration (main thread; valid until exit). */
+void control_set_config(struct control *c, const struct rmx_config *ncfg);
 /* The socket path in use (for logs). */
 const char *control_path(const struct control *c);
 

@@ -213,7 +213,48 @@ struct reload_ctx {
 	struct plugin_host *plugins;
 	struct worker **workers;
 	unsigned nworkers;
+	struct rmx_config **cfg; /* main's current configuration */
+	struct control *ctl;     /* told about the new one */
+	struct rmx_config **old; /* replaced configurations: sessions may */
+	size_t nold;             /* still point into them, freed at exit */
 };
+
+static bool
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	       (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Settings a running daemon cannot change: listed in msg ("" if none). */
+static void
+restart_only(const struct rmx_config *o, const struct rmx_config *n, char *msg,
+    size_t len)
+{
+	size_t k = 0;
+
+	msg[0] = '\0';
+#define RESTART(cond, name)    \
+	if ((cond) && k < len) \
+	k += (size_t)snprintf(msg + k, len - k, "%s%s", k ? ", " : "", name)
+	RESTART(o->dns.mode != n->dns.mode ||
+		    o->dns.timeout != n->dns.timeout ||
+		    o->dns.nstubs != n->dns.nstubs ||
+		    !same_str(o->dns.trust_anchor, n->dns.trust_anchor) ||
+		    !same_str(o->dns.unbound_conf, n->dns.unbound_conf),
+	    "dns");
+	RESTART(!same_str(o->control_socket, n->control_socket) ||
+		    !same_str(o->control_group, n->control_group),
+	    "control_socket/control_group");
+	RESTART(o->metrics_on != n->metrics_on ||
+		    (o->metrics_on &&
+			!same_str(o->metrics.address, n->metrics.address)),
+	    "metrics");
+	RESTART(o->queue_map_size != n->queue_map_size, "queue_map_size");
+	RESTART(!same_str(o->log_file, n->log_file), "log_file");
+	RESTART(o->nplugins != n->nplugins, "the plugins list");
+#undef RESTART
+}
 
 static int
 reload(void *arg, char *msg, size_t msglen)
@@ -250,17 +291,53 @@ reload(void *arg, char *msg, size_t msglen)
 		    log_quote(err, q, sizeof(q)));
 		snprintf(msg, msglen, "%s", err);
 		ret = -1;
-	} else {
-		log_event(LOG_NOTICE, "reload",
-		    "result=ok note=\"plugin settings and certificates "
-		    "reloaded; other settings apply at restart\"");
-		snprintf(msg, msglen,
-		    "plugin settings and certificates reloaded; other "
-		    "settings apply at restart");
 	}
-	for (unsigned i = 0; i < rc->nworkers; i++)
-		worker_reload_tls(rc->workers[i]);
-	config_free(ncfg);
+	{
+		const struct rmx_config *cur = *rc->cfg;
+		struct rmx_config **o;
+		char later[300];
+
+		if (ncfg->workers != cur->workers ||
+		    strcmp(ncfg->state_dir, cur->state_dir) != 0 ||
+		    strcmp(ncfg->maildir_root, cur->maildir_root) != 0) {
+			snprintf(msg, msglen,
+			    "workers, state_dir and maildir_root cannot change "
+			    "while running: restart ringmx (nothing changed)");
+			log_event(LOG_ERR, "reload", "result=failed reason=%s",
+			    log_quote(msg, q, sizeof(q)));
+			config_free(ncfg);
+			return -1;
+		}
+		if ((o = realloc(rc->old, (rc->nold + 1) * sizeof(*o))) ==
+		    NULL) {
+			snprintf(msg, msglen, "out of memory");
+			config_free(ncfg);
+			return -1;
+		}
+		rc->old = o;
+		rc->old[rc->nold++] = *rc->cfg;
+		/* against what the daemon started with: those settings are
+		 * still in force whatever later reloads said */
+		restart_only(rc->nold > 0 ? rc->old[0] : cur, ncfg, later,
+		    sizeof(later));
+		*rc->cfg = ncfg;
+		log_set_level(ncfg->log_level);
+		log_set_format(ncfg->log_format);
+		for (unsigned i = 0; i < rc->nworkers; i++)
+			worker_reconfigure(rc->workers[i], ncfg);
+		control_set_config(rc->ctl, ncfg);
+		if (ret == 0) {
+			snprintf(msg, msglen,
+			    "configuration reloaded: listeners, limits, "
+			    "routes, outbound and queue settings, plugin "
+			    "settings and certificates%s%s%s",
+			    later[0] ? "; at the next restart: " : "", later,
+			    "");
+			log_event(LOG_NOTICE, "reload", "result=ok%s%s%s",
+			    later[0] ? " restart_needed=\"" : "", later,
+			    later[0] ? "\"" : "");
+		}
+	}
 	return ret;
 }
 
@@ -462,8 +539,9 @@ main(int argc, char **argv)
 		rctx.plugins = plugins;
 		rctx.workers = workers;
 		rctx.nworkers = cfg->workers;
-		if (ctl_shards == NULL ||
-		    (ctl = control_start(&ce, err, sizeof(err))) == NULL) {
+		rctx.cfg = &cfg;
+		if (ctl_shards == NULL || (rctx.ctl = ctl = control_start(&ce,
+					       err, sizeof(err))) == NULL) {
 			fprintf(stderr, "ringmx: %s\n", err);
 			log_event(
 			    LOG_ERR, "startup_failed", "reason=\"%s\"", err);
@@ -536,6 +614,9 @@ main(int argc, char **argv)
 	log_event(LOG_NOTICE, "exit", "status=0");
 	wolfSSL_Cleanup();
 	control_free(ctl);
+	for (size_t i = 0; i < rctx.nold; i++)
+		config_free(rctx.old[i]);
+	free(rctx.old);
 	free(workers);
 	free(wp);
 	free(ctl_shards);

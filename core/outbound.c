@@ -155,6 +155,14 @@ tls_send_cb(WOLFSSL *ssl, char *buf, int sz, void *ctx)
 	return sz;
 }
 
+/* outbound_set_config - a reloaded configuration (valid until exit) */
+void
+outbound_set_config(struct outbound *o, const struct rmx_config *cfg)
+{
+	if (o != NULL)
+		o->cfg = cfg;
+}
+
 /* outbound_new - per-worker state */
 struct outbound *
 outbound_new(struct io_uring *ring, const struct rmx_config *cfg,

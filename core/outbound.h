@@ -72,6 +72,8 @@ struct outbound *outbound_new(struct io_uring *ring,
     const struct rmx_config *cfg, struct ip_limit *dests,
     struct ip_limit *rates, unsigned worker);
 void outbound_free(struct outbound *o);
+/* A reloaded configuration (limits, policies; valid until exit). */
+void outbound_set_config(struct outbound *o, const struct rmx_config *cfg);
 /* Deliver r (never blocks; done() is called later, never from here). */
 void outbound_submit(struct outbound *o, struct outbound_req *r);
 /* A completion whose user_data op is >= OUTBOUND_OP_BASE. */

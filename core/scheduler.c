@@ -1480,6 +1480,16 @@ scheduler_set_resolver(struct scheduler *s, struct dns_resolver *dns)
 	s->mxpol.allow_loopback = cfg->outbound.allow_loopback;
 }
 
+/* scheduler_set_config - a reloaded configuration (kept valid by the
+ * caller); the MX policy's own names and addresses follow it */
+void
+scheduler_set_config(struct scheduler *s, const struct rmx_config *cfg)
+{
+	s->cfg = cfg;
+	if (s->dns != NULL)
+		scheduler_set_resolver(s, s->dns);
+}
+
 /* scheduler_set_outbound - the SMTP/LMTP client for remote recipients */
 void
 scheduler_set_outbound(struct scheduler *s, struct outbound *ob)

@@ -28,6 +28,8 @@ void scheduler_free(struct scheduler *s);
 /* The worker's resolver for MX lookups (NULL: "mx" recipients wait). */
 struct dns_resolver;
 void scheduler_set_resolver(struct scheduler *s, struct dns_resolver *dns);
+/* A reloaded configuration (valid until exit). */
+void scheduler_set_config(struct scheduler *s, const struct rmx_config *cfg);
 /* The worker's SMTP/LMTP client (NULL: remote recipients wait). */
 struct outbound;
 void scheduler_set_outbound(struct scheduler *s, struct outbound *ob);

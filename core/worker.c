@@ -88,6 +88,7 @@ struct conn {
 	struct conn *flush_next;
 	/* TLS (heap, NULL in plaintext): STARTTLS or implicit TLS */
 	struct tls_conn *tls;
+	int li; /* listener index in the current configuration, -1 gone */
 	bool implicit_tls; /* greet after the handshake */
 	struct smtp_session sess;
 };
@@ -120,7 +121,11 @@ struct worker {
 	struct authfail *af_head, **af_tail; /* AUTH failures to expire */
 	struct tls_server **tls_srv; /* per listener, NULL without TLS */
 	struct metrics_http *mhttp;  /* worker 0 with metrics: the endpoint */
-	struct stats stats;          /* SHARED: read by the control thread */
+	size_t ntls;                 /* entries of tls_srv */
+	uint32_t lgen; /* listener generation (accept user_data) */
+	/* SHARED: a new configuration from the main thread (reload) */
+	_Atomic(const struct rmx_config *) new_cfg;
+	struct stats stats; /* SHARED: read by the control thread */
 	_Atomic(struct ctl_msg *) ctl_inbox; /* SHARED: control requests */
 	atomic_bool *paused; /* per listener; SHARED: read for status */
 	atomic_uint tls_gen; /* SHARED: bumped by worker_reload_tls */
@@ -411,11 +416,6 @@ conn_flush(struct worker *w, struct conn *c)
 		conn_shutdown(w, c);
 }
 
-static unsigned
-listener_index(struct worker *w, const struct conn *c)
-{
-	return (unsigned)(c->sess.listener - w->p.cfg->listeners);
-}
 
 /* Note when a command line or a DATA/BDAT phase begins or ends. */
 static void
@@ -576,9 +576,11 @@ tls_failed(struct worker *w, struct conn *c, const char *why)
 static void
 start_tls(struct worker *w, struct conn *c)
 {
-	struct tls_server **srv = &w->tls_srv[listener_index(w, c)];
+	struct tls_server **srv =
+	    c->li >= 0 && (size_t)c->li < w->ntls ? &w->tls_srv[c->li] : NULL;
 
-	if (*srv == NULL || (c->tls = calloc(1, sizeof(*c->tls))) == NULL) {
+	if (srv == NULL || *srv == NULL ||
+	    (c->tls = calloc(1, sizeof(*c->tls))) == NULL) {
 		conn_shutdown(w, c);
 		return;
 	}
@@ -698,6 +700,7 @@ on_accept(struct worker *w, unsigned li, int res, unsigned flags)
 	smtp_session_init(&c->sess, &w->sctx,
 	    ((uint64_t)w->p.index << 48) | w->next_conn_id, ip);
 	c->sess.listener = &w->p.cfg->listeners[li];
+	c->li = (int)li;
 	c->sess.ipkey = c->ipkey;
 	c->sess.client_port =
 	    ntohs(ss.ss_family == AF_INET6
@@ -888,7 +891,7 @@ arm_accept(struct worker *w, unsigned li)
 	sqe = get_sqe(w);
 	io_uring_prep_multishot_accept(
 	    sqe, w->lfds[li], NULL, NULL, SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, mkud(OP_ACCEPT, 0, li));
+	io_uring_sqe_set_data64(sqe, mkud(OP_ACCEPT, w->lgen, li));
 	w->accept_armed[li] = true;
 }
 
@@ -915,12 +918,123 @@ set_paused(struct worker *w, size_t li, bool on)
 		 * and clears accept_armed; connections wait in the backlog */
 		struct io_uring_sqe *sqe = get_sqe(w);
 		io_uring_prep_cancel64(
-		    sqe, mkud(OP_ACCEPT, 0, (uint32_t)li), 0);
+		    sqe, mkud(OP_ACCEPT, w->lgen, (uint32_t)li), 0);
 		io_uring_sqe_set_data64(sqe, mkud(OP_IGNORE, 0, 0));
 	}
 	log_event(LOG_NOTICE, on ? "listener_paused" : "listener_resumed",
 	    "worker=%u address=%s", w->p.index,
 	    w->p.cfg->listeners[li].address);
+}
+
+static bool
+same_listener(
+    const struct rmx_listener_cfg *a, const struct rmx_listener_cfg *b)
+{
+	return a->addrlen == b->addrlen &&
+	       memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+/*
+ * A reloaded configuration (worker_reconfigure): listeners kept (same
+ * address) keep their sockets, new ones are opened, removed ones closed;
+ * every accept is re-armed under a new listener generation; connections
+ * keep working on the listener settings they started with (old
+ * configurations are never freed before exit); limits, outbound and
+ * queue settings apply from now on; certificates are loaded again on the
+ * offload thread.
+ */
+static void
+adopt_config(struct worker *w, const struct rmx_config *ncfg)
+{
+	const struct rmx_config *ocfg = w->p.cfg;
+	size_t n = ncfg->nlisteners, on = ocfg->nlisteners;
+	int *lfds = malloc(n * sizeof(*lfds)), *map = malloc(on * sizeof(*map));
+	bool *armed = calloc(n, sizeof(*armed));
+	atomic_bool *paused = calloc(n, sizeof(*paused));
+	struct tls_server **tls = calloc(n, sizeof(*tls));
+	char err[512];
+
+	if (lfds == NULL || map == NULL || armed == NULL || paused == NULL ||
+	    tls == NULL) {
+		log_event(LOG_ERR, "reload_failed",
+		    "worker=%u reason=\"out of memory\"", w->p.index);
+		free(lfds);
+		free(map);
+		free(armed);
+		free(paused);
+		free(tls);
+		return;
+	}
+	/* every accept of the old set goes: re-armed below */
+	for (size_t j = 0; j < on; j++) {
+		map[j] = -1;
+		if (w->accept_armed[j]) {
+			struct io_uring_sqe *sqe = get_sqe(w);
+			io_uring_prep_cancel64(
+			    sqe, mkud(OP_ACCEPT, w->lgen, (uint32_t)j), 0);
+			io_uring_sqe_set_data64(sqe, mkud(OP_IGNORE, 0, 0));
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		lfds[i] = -1;
+		for (size_t j = 0; j < on; j++)
+			if (map[j] < 0 && w->lfds[j] >= 0 &&
+			    same_listener(
+				&ocfg->listeners[j], &ncfg->listeners[i])) {
+				map[j] = (int)i;
+				lfds[i] = w->lfds[j];
+				atomic_store(
+				    &paused[i], atomic_load(&w->paused[j]));
+				if (j < w->ntls) {
+					tls[i] = w->tls_srv[j];
+					w->tls_srv[j] = NULL;
+				}
+				break;
+			}
+		if (lfds[i] >= 0)
+			continue;
+		lfds[i] = listener_open(&ncfg->listeners[i], err, sizeof(err));
+		if (lfds[i] < 0)
+			log_event(LOG_ERR, "listener_failed",
+			    "worker=%u address=%s reason=\"%s\"", w->p.index,
+			    ncfg->listeners[i].address, err);
+		else if (w->p.index == 0)
+			log_event(LOG_NOTICE, "listening", "address=%s",
+			    ncfg->listeners[i].address);
+	}
+	for (size_t j = 0; j < on; j++)
+		if (map[j] < 0 && w->lfds[j] >= 0) {
+			close(w->lfds[j]); /* removed from the configuration */
+			if (w->p.index == 0)
+				log_event(LOG_NOTICE, "listener_closed",
+				    "address=%s", ocfg->listeners[j].address);
+		}
+	for (uint32_t k = 0; k < w->nslots; k++) {
+		struct conn *c = w->slots[k];
+		if (c != NULL && c->li >= 0)
+			c->li = (size_t)c->li < on ? map[c->li] : -1;
+	}
+	for (size_t j = 0; j < w->ntls; j++)
+		tls_server_free(w->tls_srv[j]);
+	free(w->tls_srv);
+	free(w->lfds);
+	free(w->accept_armed);
+	free(w->paused);
+	free(map);
+	w->lfds = lfds;
+	w->accept_armed = armed;
+	w->paused = paused;
+	w->tls_srv = tls;
+	w->ntls = n;
+	w->lgen++;
+	w->p.cfg = ncfg;
+	w->sctx.cfg = ncfg;
+	scheduler_set_config(w->sched, ncfg);
+	outbound_set_config(w->ob, ncfg);
+	/* certificates of the new configuration (files may have changed) */
+	atomic_fetch_add(&w->tls_gen, 1);
+	log_event(LOG_INFO, "config_adopted", "worker=%u listeners=%zu",
+	    w->p.index, n);
 }
 
 /* Requests of the control thread (ctl_msg.h), in the order sent. */
@@ -960,6 +1074,7 @@ struct tls_reload_job {
 	struct offload_job base; /* first */
 	const struct rmx_config *cfg;
 	struct tls_server **srv; /* new set, one per listener */
+	size_t n;                /* entries of srv (cfg->nlisteners) */
 	char err[512];
 	bool failed;
 };
@@ -990,6 +1105,7 @@ tls_reload_start(struct worker *w)
 	}
 	j->base.run = tls_reload_run;
 	j->cfg = w->p.cfg;
+	j->n = w->p.cfg->nlisteners;
 	w->tls_reloading = true;
 	offload_submit(w->off, &j->base);
 }
@@ -998,10 +1114,15 @@ static void
 tls_reload_done(struct worker *w, struct tls_reload_job *j)
 {
 	struct tls_server **old = j->srv;
+	size_t nold = j->n;
 	char q[600];
 
 	w->tls_reloading = false;
-	if (j->failed) {
+	if (j->failed || j->cfg != w->p.cfg) {
+		/* failed, or made for a configuration replaced meanwhile
+		 * (another reload is queued then) */
+		if (!j->failed)
+			atomic_fetch_add(&w->tls_gen, 1);
 		log_event(LOG_ERR, "tls_reload",
 		    "worker=%u result=failed reason=%s "
 		    "effect=\"the old certificates stay in use\"",
@@ -1010,11 +1131,13 @@ tls_reload_done(struct worker *w, struct tls_reload_job *j)
 		/* Connections in a handshake keep their WOLFSSL objects,
 		 * which hold references to the old contexts. */
 		old = w->tls_srv;
+		nold = w->ntls;
 		w->tls_srv = j->srv;
+		w->ntls = j->n;
 		log_event(LOG_NOTICE, "tls_reload", "worker=%u result=ok",
 		    w->p.index);
 	}
-	for (size_t i = 0; i < w->p.cfg->nlisteners; i++)
+	for (size_t i = 0; i < nold; i++)
 		tls_server_free(old[i]);
 	free(old);
 	free(j);
@@ -1056,6 +1179,12 @@ on_notify(struct worker *w)
 			scheduler_job_done(w->sched, j);
 	}
 	handle_ctl(w);
+	{
+		const struct rmx_config *ncfg = atomic_exchange_explicit(
+		    &w->new_cfg, NULL, memory_order_acquire);
+		if (ncfg != NULL && !w->stopping)
+			adopt_config(w, ncfg);
+	}
 	if (atomic_load_explicit(&w->tls_gen, memory_order_acquire) !=
 		w->tls_gen_seen &&
 	    !w->tls_reloading && !w->stopping) {
@@ -1077,6 +1206,12 @@ handle_cqe(struct worker *w, struct io_uring_cqe *cqe)
 
 	switch (op) {
 	case OP_ACCEPT:
+		if (((ud >> 32) & 0xffffff) != (w->lgen & 0xffffff)) {
+			/* an accept of the listener set before a reload */
+			if (cqe->res >= 0)
+				close(cqe->res);
+			break;
+		}
 		on_accept(w, (unsigned)(uint32_t)ud, cqe->res, cqe->flags);
 		break;
 	case OP_RECV:
@@ -1185,7 +1320,7 @@ begin_stop(struct worker *w)
 		if (w->accept_armed[i]) {
 			sqe = get_sqe(w);
 			io_uring_prep_cancel64(
-			    sqe, mkud(OP_ACCEPT, 0, (uint32_t)i), 0);
+			    sqe, mkud(OP_ACCEPT, w->lgen, (uint32_t)i), 0);
 			io_uring_sqe_set_data64(sqe, mkud(OP_IGNORE, 0, 0));
 		}
 	}
@@ -1390,6 +1525,7 @@ setup(struct worker *w)
 			return -1;
 	}
 	w->af_tail = &w->af_head;
+	w->ntls = cfg->nlisteners;
 	if ((w->paused = calloc(cfg->nlisteners, sizeof(*w->paused))) == NULL ||
 	    (w->tls_srv = calloc(cfg->nlisteners, sizeof(*w->tls_srv))) ==
 		NULL) {
@@ -1512,8 +1648,7 @@ teardown(struct worker *w)
 			if (j->run == tls_reload_run) {
 				struct tls_reload_job *t =
 				    (struct tls_reload_job *)j;
-				for (size_t i = 0; i < w->p.cfg->nlisteners;
-				     i++)
+				for (size_t i = 0; i < t->n; i++)
 					tls_server_free(t->srv[i]);
 				free(t->srv);
 				free(t);
@@ -1529,7 +1664,7 @@ teardown(struct worker *w)
 	expire_auth_failures(w, true);
 	scheduler_free(w->sched);
 	dns_resolver_free(w->dns);
-	for (size_t i = 0; w->tls_srv != NULL && i < w->p.cfg->nlisteners; i++)
+	for (size_t i = 0; w->tls_srv != NULL && i < w->ntls; i++)
 		tls_server_free(w->tls_srv[i]);
 	free(w->tls_srv);
 	free(w->paused);
@@ -1612,6 +1747,19 @@ worker_wait_ready(struct worker *w, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* worker_reconfigure - adopt ncfg at the next loop turn (any thread;
+ * ncfg must stay valid until the process exits) */
+void
+worker_reconfigure(struct worker *w, const struct rmx_config *ncfg)
+{
+	uint64_t one = 1;
+
+	atomic_store_explicit(&w->new_cfg, ncfg, memory_order_release);
+	if (w->efd >= 0 && write(w->efd, &one, sizeof(one)) < 0) {
+		/* eventfd full: the worker is being woken anyway */
+	}
 }
 
 /* worker_ctl - hand a control request to the worker (any thread) */

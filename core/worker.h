@@ -51,6 +51,11 @@ void worker_request_stop(struct worker *w);
  * worker's offload thread, and swap them in; a file that fails leaves the
  * old ones in use (logged). Any thread. */
 void worker_reload_tls(struct worker *w);
+/* Adopt a reloaded configuration at the next loop turn: listeners added
+ * or removed, limits, outbound and queue settings (not: workers,
+ * state_dir, DNS, plugins set). ncfg must stay valid until exit (sessions
+ * keep pointers into older ones). Any thread. */
+void worker_reconfigure(struct worker *w, const struct rmx_config *ncfg);
 /* Hand a control request (ctl_msg.h) to the worker; any thread. The
  * answer comes with ctl_reply(). */
 struct ctl_msg;
