@@ -181,8 +181,19 @@ h_log(struct rmx_call *call, int level, const char *fmt, ...)
 		level = LOG_ERR;
 	if (level > LOG_DEBUG)
 		level = LOG_DEBUG;
-	log_event(level, "plugin", "plugin=%s msg=%s", call_plugin_name(call),
-	    log_quote(line, q, sizeof(q)));
+	{
+		/* the queue id, when the call is about a message */
+		const char *id = NULL;
+		size_t idlen = 0;
+		if (call != NULL && call->subject.ops != NULL &&
+		    call->subject.ops->get_item != NULL &&
+		    call->subject.ops->get_item(call->subject.subj,
+			RMX_ITEM_QUEUE_ID, 0, &id, &idlen) != 0)
+			id = NULL;
+		log_event(level, "plugin", "%s%s%splugin=%s msg=%s",
+		    id ? "id=" : "", id ? id : "", id ? " " : "",
+		    call_plugin_name(call), log_quote(line, q, sizeof(q)));
+	}
 }
 
 static int

@@ -1245,7 +1245,8 @@ scheduler_commit_done(struct scheduler *s, struct qop *op)
 		return;
 	}
 	if (op->result != QUEUE_OK) {
-		log_event(LOG_ERR, "queue_update_failed", "err=%d", op->result);
+		log_event(LOG_ERR, "queue_update_failed", "id=%016llX err=%d",
+		    (unsigned long long)it->env->id, op->result);
 		if (it->ctl != NULL) {
 			ctl_reply(it->ctl, -1, "the queue update failed");
 			it->ctl = NULL;

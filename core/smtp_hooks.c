@@ -579,8 +579,10 @@ smtp_hooks_auth_results(struct smtp_session *s)
 		    s->body.len - h->off - h->len);
 		s->body.len -= h->len;
 		removed = true;
+		char qid[QID_STR_LEN + 1];
+		qid_format(s->qid, qid);
 		log_event(LOG_NOTICE, "auth_results_removed",
-		    "session=%llu reason=\"forged authserv-id %s\"",
+		    "id=%s conn=%llu reason=\"forged authserv-id %s\"", qid,
 		    (unsigned long long)s->conn_id, id);
 	}
 	if (removed)

@@ -94,15 +94,20 @@ count_reject(const char *what)
 static void
 reply_err(struct smtp_session *s, const struct smtp_reply *r, const char *what)
 {
-	char q[128];
+	char q[128], id[QID_STR_LEN + 5] = "";
 
 	reply(s, r->code, r->enh, "%s", r->text);
 	count_reject(what);
+	if (s->qid != 0) { /* a message refused at DATA has its id */
+		memcpy(id, "id=", 3);
+		qid_format(s->qid, id + 3);
+		id[3 + QID_STR_LEN] = ' ';
+	}
 	log_event(LOG_INFO, "reject",
-	    "conn=%llu ip=%s cmd=%s code=%d "
+	    "%sconn=%llu ip=%s cmd=%s code=%d "
 	    "status=%s reason=%s",
-	    (unsigned long long)s->conn_id, s->client_ip, what, r->code, r->enh,
-	    log_quote(r->text, q, sizeof(q)));
+	    id, (unsigned long long)s->conn_id, s->client_ip, what, r->code,
+	    r->enh, log_quote(r->text, q, sizeof(q)));
 	if (++s->nerrors >= s->ctx->cfg->limits.errors_max &&
 	    s->state != SMTP_S_CLOSED)
 		close_with(s, 421, "4.7.0", "Error: too many errors");
@@ -1415,11 +1420,15 @@ smtp_session_tls_done(
 void
 smtp_session_eof(struct smtp_session *s)
 {
-	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT || s->has_mail)
+	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT || s->has_mail) {
+		char id[QID_STR_LEN + 1] = "-";
+		if (s->qid != 0)
+			qid_format(s->qid, id);
 		log_event(LOG_INFO, "abort",
-		    "conn=%llu ip=%s "
+		    "id=%s conn=%llu ip=%s "
 		    "reason=disconnect_in_transaction",
-		    (unsigned long long)s->conn_id, s->client_ip);
+		    id, (unsigned long long)s->conn_id, s->client_ip);
+	}
 	cancel_hook(s);
 	s->state = SMTP_S_CLOSED;
 }

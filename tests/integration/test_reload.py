@@ -132,3 +132,23 @@ def test_restart_only_settings(make_ringmx):
     assert "at the next restart: dns" in p.stdout, p.stdout
     d.send(make_msg(subject="still works"))
     d.wait_mail("alice")
+
+
+def test_changed_route_is_used(make_ringmx, tmp_path):
+    """route_table: alice is first discarded, then (after the table path
+    changes in the file and a reload) delivered to her Maildir."""
+    plugin = REPO / "build/asan/plugins/route_table.so"
+    t1, t2 = tmp_path / "routes1", tmp_path / "routes2"
+    t1.write_text("alice@localhost discard\n")
+    t2.write_text("alice@localhost maildir\n")
+    d = make_ringmx(plugins=({"name": "route_table", "path": str(plugin),
+                              "table": str(t1)},))
+    d.send(make_msg(subject="discarded"))
+    wait_for(lambda: d.queued() == 0, 20, "the discarded message removed")
+    assert d.mailbox("alice") == []
+    rewrite(d, plugins=({"name": "route_table", "path": str(plugin),
+                         "table": str(t2)},))
+    assert reload(d)["result"] == "ok"
+    d.send(make_msg(subject="delivered"))
+    raw = d.wait_mail("alice")[0][1]
+    assert b"Subject: delivered" in raw
