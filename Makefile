@@ -4,7 +4,8 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := liburing lmdb libconfig wolfssl libunbound libsodium json-c
+PKGS    := liburing lmdb libconfig wolfssl libunbound libsodium json-c \
+	libseccomp
 VERSION := 0.1.0
 
 # One package at a time: libunbound.pc requires libevent.pc, which

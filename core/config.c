@@ -142,6 +142,9 @@ static const struct key top_keys[] = {
     {"log_level", parse_log_level, CFG(log_level), 0, 0},
     {"log_format", parse_log_format, CFG(log_format), 0, 0},
     {"hold", parse_bool, CFG(hold), 0, 0},
+    {"user", parse_string, CFG(user), 0, 0},
+    {"group", parse_string, CFG(group), 0, 0},
+    {"sandbox", parse_bool, CFG(sandbox), 0, 0},
     {"queue_map_size", parse_size, CFG(queue_map_size), MIB, SIZE_MAX},
     {"listeners", parse_listeners, 0, 0, 0},
     {"local_domains", parse_local_domains, 0, 0, 0},
@@ -1805,6 +1808,7 @@ config_defaults(struct rmx_config *cfg)
 					    : (unsigned)cpus;
 	cfg->log_level = LOG_INFO;
 	cfg->hold = false;
+	cfg->sandbox = true;
 	cfg->queue_map_size = (size_t)(4 * GIB);
 	cfg->limits = (struct rmx_limits){
 	    .line_max = 512,
@@ -2187,6 +2191,17 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	fprintf(out, "log_level = \"%s\";\n", level_name(cfg->log_level));
 	fprintf(out, "log_format = \"%s\";\n",
 	    cfg->log_format == 1 ? "json" : "text");
+	if (cfg->user != NULL) {
+		fputs("user = ", out);
+		print_string(out, cfg->user);
+		fputs(";\n", out);
+	}
+	if (cfg->group != NULL) {
+		fputs("group = ", out);
+		print_string(out, cfg->group);
+		fputs(";\n", out);
+	}
+	fprintf(out, "sandbox = %s;\n", cfg->sandbox ? "true" : "false");
 	fprintf(
 	    out, "hold = %s;\nqueue_map_size = ", cfg->hold ? "true" : "false");
 	print_size(out, cfg->queue_map_size);
@@ -2360,6 +2375,8 @@ config_free(struct rmx_config *cfg)
 	free(cfg->state_dir);
 	free(cfg->maildir_root);
 	free(cfg->log_file);
+	free(cfg->user);
+	free(cfg->group);
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		struct rmx_tls_cfg *t = &cfg->listeners[i].tls;
 		free(cfg->listeners[i].address);

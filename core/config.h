@@ -97,13 +97,20 @@ struct rmx_config {
 	 * address fields only); metrics_on when configured */
 	struct rmx_listener_cfg metrics;
 	bool metrics_on;
-	unsigned workers;      /* default: online CPUs */
-	char *state_dir;       /* default "./var" */
-	char *maildir_root;    /* default "<state_dir>/mail" */
-	char *log_file;        /* NULL = stderr */
-	int log_level;         /* LOG_ERR..LOG_DEBUG (syslog numbering) */
-	int log_format;        /* LOG_FORMAT_TEXT (0, default) or _JSON */
-	bool hold;             /* keep accepted mail queued, deliver nothing */
+	unsigned workers;   /* default: online CPUs */
+	char *state_dir;    /* default "./var" */
+	char *maildir_root; /* default "<state_dir>/mail" */
+	char *log_file;     /* NULL = stderr */
+	int log_level;      /* LOG_ERR..LOG_DEBUG (syslog numbering) */
+	int log_format;     /* LOG_FORMAT_TEXT (0, default) or _JSON */
+	bool hold;          /* keep accepted mail queued, deliver nothing */
+	/* privileges (core/sandbox.c): the account to run as when started
+	 * as root (NULL = "ringmx"), its group (NULL = the user's primary
+	 * group); sandbox: NO_NEW_PRIVS, seccomp, io_uring restrictions
+	 * (default true) */
+	char *user;
+	char *group;
+	bool sandbox;
 	size_t queue_map_size; /* LMDB map size per shard, default 4 GiB */
 	size_t nlisteners;
 	struct rmx_listener_cfg *listeners;

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "queue_shard.h"
+#include "sandbox.h"
 #include "tls_server.h"
 #include "worker.h"
 
@@ -257,7 +258,7 @@ restart_only(const struct rmx_config *o, const struct rmx_config *n, char *msg,
 }
 
 static int
-reload(void *arg, char *msg, size_t msglen)
+reload_config(void *arg, char *msg, size_t msglen)
 {
 	struct reload_ctx *rc = arg;
 	char err[1024], q[1100];
@@ -339,6 +340,18 @@ reload(void *arg, char *msg, size_t msglen)
 		}
 	}
 	return ret;
+}
+
+/* A reload, told to systemd (Type=notify) as RELOADING=1 ... READY=1. */
+static int
+reload(void *arg, char *msg, size_t msglen)
+{
+	int r;
+
+	sandbox_notify("RELOADING=1");
+	r = reload_config(arg, msg, msglen);
+	sandbox_notify("READY=1");
+	return r;
 }
 
 int
@@ -423,6 +436,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "ringmx: log %s: %s\n", cfg->log_file,
 		    strerror(errno));
 		config_free(cfg);
+		return 1;
+	}
+	/* Single-threaded still: the account to switch to, the systemd
+	 * notify socket, the capability bounding set (core/sandbox.c).
+	 * Everything that needs root happens between here and
+	 * sandbox_drop below. */
+	if (sandbox_prepare(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ringmx: %s\n", err);
+		log_event(LOG_ERR, "startup_failed", "reason=\"%s\"", err);
+		config_free(cfg);
+		log_close();
 		return 1;
 	}
 	wolfSSL_Init(); /* once, before any worker makes a TLS context */
@@ -548,10 +572,19 @@ main(int argc, char **argv)
 			_exit(1);
 		}
 	}
+	/* Listeners bound, keys and certificates read, queue, pid file and
+	 * control socket open, plugins loaded: give up root, capabilities
+	 * and every system call not on the allow-list (all threads). */
+	if (sandbox_drop(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ringmx: %s\n", err);
+		log_event(LOG_ERR, "startup_failed", "reason=\"%s\"", err);
+		_exit(1);
+	}
 	log_event(LOG_NOTICE, "ready",
 	    "version=%s workers=%u hostname=%s "
 	    "pid=%d",
 	    RINGMX_VERSION, cfg->workers, cfg->hostname, (int)getpid());
+	sandbox_notify("READY=1");
 
 	for (;;) {
 		struct timespec ts = {0, 100 * 1000 * 1000};
@@ -566,6 +599,7 @@ main(int argc, char **argv)
 				_exit(1);
 			}
 			stopping = true;
+			sandbox_notify("STOPPING=1");
 			log_event(LOG_NOTICE, "shutdown",
 			    "signal=%d "
 			    "grace=%u",
@@ -585,6 +619,7 @@ main(int argc, char **argv)
 				    cfg->log_file ? cfg->log_file : "stderr");
 		}
 		control_main_poll(ctl, reload, &rctx);
+		sandbox_poll();
 		{
 			/* the queue's free space, about once a second */
 			static int64_t last;

@@ -416,7 +416,6 @@ conn_flush(struct worker *w, struct conn *c)
 		conn_shutdown(w, c);
 }
 
-
 /* Note when a command line or a DATA/BDAT phase begins or ends. */
 static void
 conn_track_phase(struct worker *w, struct conn *c)
@@ -1362,21 +1361,68 @@ flush_all(struct worker *w)
 
 /* ---- setup ---- */
 
+/*
+ * The ring's restrictions (sandbox = true; docs/security.md): seccomp
+ * cannot see what a ring does, so the ring itself allows only the
+ * operations ringmx submits (worker.c, outbound.c, metrics_http.c:
+ * accept, recv, send, connect, poll add/remove, async cancel, and the
+ * timeout liburing uses on kernels without EXT_ARG), only the
+ * buffer-select SQE flag, and of the register calls only (un)registering
+ * the provided-buffer ring (setup_buffers, after this) and unregistering
+ * the ring fd (io_uring_queue_exit). The ring is created disabled,
+ * restricted, then enabled.
+ */
+static int
+restrict_ring(struct worker *w)
+{
+	static const unsigned char ops[] = {IORING_OP_ACCEPT, IORING_OP_RECV,
+	    IORING_OP_SEND, IORING_OP_CONNECT, IORING_OP_POLL_ADD,
+	    IORING_OP_POLL_REMOVE, IORING_OP_ASYNC_CANCEL, IORING_OP_TIMEOUT,
+	    IORING_OP_TIMEOUT_REMOVE};
+	static const unsigned char regs[] = {IORING_REGISTER_PBUF_RING,
+	    IORING_UNREGISTER_PBUF_RING, IORING_UNREGISTER_RING_FDS};
+	struct io_uring_restriction res[sizeof(ops) + sizeof(regs) + 1];
+	unsigned n = 0;
+	int r;
+
+	memset(res, 0, sizeof(res));
+	for (size_t i = 0; i < sizeof(ops); i++) {
+		res[n].opcode = IORING_RESTRICTION_SQE_OP;
+		res[n++].sqe_op = ops[i];
+	}
+	for (size_t i = 0; i < sizeof(regs); i++) {
+		res[n].opcode = IORING_RESTRICTION_REGISTER_OP;
+		res[n++].register_op = regs[i];
+	}
+	res[n].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+	res[n++].sqe_flags = IOSQE_BUFFER_SELECT;
+	/* Debian's liburing 2.3 does not export io_uring_register_
+	 * restrictions / io_uring_enable_rings: the system call itself */
+	r = (int)syscall(__NR_io_uring_register, w->ring.ring_fd,
+	    IORING_REGISTER_RESTRICTIONS, res, n);
+	if (r < 0)
+		return -errno;
+	r = (int)syscall(__NR_io_uring_register, w->ring.ring_fd,
+	    IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+	return r < 0 ? -errno : 0;
+}
+
 static int
 setup_ring(struct worker *w)
 {
 	struct io_uring_params p;
+	unsigned dis = w->p.cfg->sandbox ? IORING_SETUP_R_DISABLED : 0;
 	int r;
 
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-		  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
+		  IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | dis;
 	p.cq_entries = CQ_ENTRIES;
 	r = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &p);
 	if (r == -EINVAL) {
 		memset(&p, 0, sizeof(p));
 		p.flags = IORING_SETUP_COOP_TASKRUN |
-			  IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE;
+			  IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_CQSIZE | dis;
 		p.cq_entries = CQ_ENTRIES;
 		r = io_uring_queue_init_params(RING_ENTRIES, &w->ring, &p);
 	}
@@ -1384,6 +1430,11 @@ setup_ring(struct worker *w)
 		return r;
 	w->ring_ok = true;
 	io_uring_register_ring_fd(&w->ring);
+	if (dis != 0 && (r = restrict_ring(w)) < 0) {
+		log_event(LOG_ERR, "ring_restrictions_failed", "reason=\"%s\"",
+		    strerror(-r));
+		return r;
+	}
 	return 0;
 }
 

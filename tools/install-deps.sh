@@ -6,7 +6,8 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config liburing-dev libwolfssl-dev libunbound-dev dns-root-data \
-liblmdb-dev libsodium-dev libconfig-dev libldns-dev libpsl-dev publicsuffix libjson-c-dev"
+liblmdb-dev libsodium-dev libconfig-dev libldns-dev libpsl-dev publicsuffix libjson-c-dev \
+libseccomp-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev swaks python3 \
 python3-pytest python3-aiosmtpd python3-dkim python3-spf python3-authres \
 python3-dnspython python3-yaml libnet-ssleay-perl openssl strace lmdb-utils \
@@ -23,6 +24,19 @@ case "${1:---build}" in
 	exit 2
 	;;
 esac
+
+# The account ringmx switches to when started as root (user = "ringmx",
+# docs/security.md): a system user and group, no home, no login.
+if [ "$(id -u)" -eq 0 ] && ! getent passwd ringmx >/dev/null 2>&1; then
+	if command -v adduser >/dev/null 2>&1; then
+		adduser --system --group --no-create-home --home /nonexistent \
+		    ringmx >/dev/null
+	else
+		groupadd --system ringmx 2>/dev/null || true
+		useradd --system --gid ringmx --no-create-home \
+		    --home-dir /nonexistent --shell /usr/sbin/nologin ringmx
+	fi
+fi
 
 missing=""
 for p in $want; do

@@ -32,8 +32,10 @@ def futex_calls(summary):
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("strace"), reason="strace missing")
 def test_worker_loop_futex_free(make_ringmx):
+    # user = root: no privilege switch (glibc's setxid broadcast to every
+    # thread costs futex calls at start-up, which is not the loop)
     d = make_ringmx(start=False, binary=ringmx_bin(release=True), workers=2,
-                    hold=True, limits={"conn_per_ip": 1000})
+                    hold=True, limits={"conn_per_ip": 1000}, user="root")
     out = d.root / "strace.out"
     d.start(wrapper=["strace", "-f", "-c", "--seccomp-bpf", "-e",
                      "trace=futex", "-o", str(out)],
