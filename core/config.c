@@ -1266,6 +1266,7 @@ static const struct key outbound_keys[] = {
     {"messages_per_connection", parse_uint, OUT(messages_per_connection), 1,
 	UINT_MAX},
     {"idle_timeout", parse_uint, OUT(idle_timeout), 0, 3600},
+    {"reply_timeout", parse_uint, OUT(reply_timeout), 0, 3600},
     {"tls", parse_tls_policy_key, OUT(tls), 0, 0},
     {"tls_policies", parse_tls_policies, 0, 0, 0},
     {"ca_file", parse_string, OUT(ca_file), 0, 0},
@@ -2280,10 +2281,11 @@ config_print(const struct rmx_config *cfg, FILE *out)
 	    "\tconnect_timeout = %u;\n\tmax_connections = %u;\n"
 	    "\tdest_connections = %u;\n\tdest_rate = %u;\n"
 	    "\tmessages_per_connection = %u;\n\tidle_timeout = %u;\n"
-	    "\ttls = \"%s\";\n",
+	    "\treply_timeout = %u;\n\ttls = \"%s\";\n",
 	    cfg->outbound.connect_timeout, cfg->outbound.max_connections,
 	    cfg->outbound.dest_connections, cfg->outbound.dest_rate,
 	    cfg->outbound.messages_per_connection, cfg->outbound.idle_timeout,
+	    cfg->outbound.reply_timeout,
 	    config_tls_policy_name(cfg->outbound.tls));
 	print_opt(out, "ca_file", cfg->outbound.ca_file);
 	if (cfg->outbound.ntls_policies > 0) {

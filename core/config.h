@@ -134,6 +134,8 @@ struct rmx_config {
 		unsigned dest_rate;               /* msgs/min/dest, 0 = off */
 		unsigned messages_per_connection; /* default 100 */
 		unsigned idle_timeout;            /* reuse window, s, def. 5 */
+		unsigned reply_timeout; /* cap of the RFC 5321 client timeouts,
+					   s, 0 = the RFC values (default) */
 		/* TLS: the default policy (enum rmx_tls_policy), policies
 		 * per destination domain, the CA file for "verify" */
 		int tls;

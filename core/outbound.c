@@ -967,6 +967,7 @@ on_connect(struct outbound *o, struct oconn *c, int res)
 	sc.mode = c->lmtp ? SMTP_CLIENT_LMTP : SMTP_CLIENT_SMTP;
 	sc.helo_name = o->cfg->outbound.helo_name ? o->cfg->outbound.helo_name
 						  : o->cfg->hostname;
+	sc.timeout_cap = o->cfg->outbound.reply_timeout;
 	/* STARTTLS as the address's policy says: "may" unless a handshake
 	 * with this destination failed recently (then plaintext, as RFC
 	 * 3207 allows); "encrypt", "verify" and "dane" always */

@@ -721,6 +721,7 @@ smtp_client_init(struct smtp_client *c, const struct smtp_client_cfg *cfg)
 	c->mode =
 	    cfg->mode == SMTP_CLIENT_LMTP ? SMTP_CLIENT_LMTP : SMTP_CLIENT_SMTP;
 	c->want_tls = cfg->want_tls;
+	c->timeout_cap = cfg->timeout_cap;
 	smtp_rp_init(&c->rp, cfg->reply_line_max, cfg->reply_lines_max);
 	c->state = SC_S_GREETING;
 	return 0;
@@ -1053,9 +1054,22 @@ smtp_client_timeout(struct smtp_client *c)
 	lost(c, "timeout");
 }
 
-/* smtp_client_timeout_secs - RFC 5321 4.5.3.2 timeout of the state */
+static unsigned state_timeout(const struct smtp_client *c);
+
+/* smtp_client_timeout_secs - RFC 5321 4.5.3.2 timeout of the state,
+ * capped by the configured timeout_cap */
 unsigned
 smtp_client_timeout_secs(const struct smtp_client *c)
+{
+	unsigned t = state_timeout(c);
+
+	return t != 0 && c->timeout_cap != 0 && c->timeout_cap < t
+		   ? c->timeout_cap
+		   : t;
+}
+
+static unsigned
+state_timeout(const struct smtp_client *c)
 {
 	switch (c->state) {
 	case SC_S_GREETING:

@@ -149,6 +149,8 @@ struct smtp_client_cfg {
 	bool want_tls;            /* send STARTTLS when offered */
 	size_t reply_line_max;    /* 0: SMTP_RP_LINE_MAX */
 	unsigned reply_lines_max; /* 0: SMTP_RP_LINES_MAX */
+	/* upper bound of every SC_TIMEOUT_* (seconds), 0 = the RFC values */
+	unsigned timeout_cap;
 };
 
 struct smtp_client_msg {
@@ -177,6 +179,7 @@ struct smtp_client {
 	enum smtp_client_mode mode;
 	char helo[256];
 	bool want_tls;
+	unsigned timeout_cap; /* from the cfg, 0 = none */
 	unsigned events;
 	bool oom;
 	bool quit_failed; /* QUIT after a refusal: keep `closed` */
