@@ -61,7 +61,7 @@ static struct {
 	long long messages;
 	long size;
 	const char *file, *from, *to;
-	bool pipelining, tls, quiet, json;
+	bool pipelining, tls, implicit_tls, hs_only, quiet, json;
 	double rate, warmup, timeout;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
@@ -604,6 +604,7 @@ open_conn(struct worker *w, bool token)
 	c->pipelining = c->in_txn = false;
 	c->last = now_ns();
 	c->st = C_CONNECT;
+	c->t_start = now_ns();
 	c->fd = socket(O.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		c->st = C_GREET;
@@ -644,6 +645,16 @@ next_txn(struct lconn *c)
 	if (c->fresh) {
 		c->fresh = false;
 		w->fresh--;
+	}
+	if (O.hs_only && c->nsent == 0 && w->unreserved > 0) {
+		/* -H: the connection is the unit counted; QUIT at once */
+		c->have_token = false;
+		c->nsent++;
+		w->unreserved--;
+		c->in_txn = true;
+		put(c, "QUIT\r\n");
+		c->st = C_QUIT;
+		return;
 	}
 	if (c->nsent == O.per_conn || w->unreserved == 0) {
 		if (c->have_token && w->rate > 0)
@@ -712,6 +723,10 @@ on_reply(struct lconn *c, int code, bool pipelining)
 	case C_GREET:
 		if (code != 220)
 			return conn_fail(c, "no 220 greeting");
+		if (O.hs_only && (!O.tls || c->ssl != NULL)) {
+			next_txn(c); /* -H: QUIT */
+			break;
+		}
 		put(c, "EHLO ringmx-load.invalid\r\n");
 		c->st = C_EHLO;
 		break;
@@ -720,7 +735,7 @@ on_reply(struct lconn *c, int code, bool pipelining)
 		if (code != 250)
 			return conn_fail(c, "EHLO refused");
 		c->pipelining = O.pipelining && pipelining;
-		if (O.tls && c->st == C_EHLO) {
+		if (O.tls && c->st == C_EHLO && c->ssl == NULL) {
 			put(c, "STARTTLS\r\n");
 			c->st = C_STARTTLS;
 		} else {
@@ -801,6 +816,11 @@ on_reply(struct lconn *c, int code, bool pipelining)
 		next_txn(c);
 		break;
 	case C_QUIT:
+		if (c->in_txn) { /* -H: the connection is over */
+			if (counted(w, c->t_start) && code == 221)
+				hist_add(&w->st.lat, now_ns() - c->t_start);
+			msg_done(c, code);
+		}
 		conn_close(c);
 		break;
 	default:
@@ -903,8 +923,14 @@ tls_input(struct lconn *c, size_t n)
 			w->st.handshakes++;
 			hist_add(&w->st.hs, t - c->t_hs);
 		}
-		put(c, "EHLO ringmx-load.invalid\r\n");
-		c->st = C_EHLO2;
+		if (O.implicit_tls) {
+			c->st = C_GREET; /* the greeting comes inside TLS */
+		} else if (O.hs_only) {
+			next_txn(c); /* -H: QUIT */
+		} else {
+			put(c, "EHLO ringmx-load.invalid\r\n");
+			c->st = C_EHLO2;
+		}
 	}
 	for (;;) {
 		int r = wolfSSL_read(
@@ -949,6 +975,12 @@ on_cqe(struct worker *w, struct io_uring_cqe *cqe)
 			return conn_fail(c, why);
 		}
 		c->st = C_GREET;
+		if (O.implicit_tls) {
+			start_tls(c); /* the ClientHello goes first */
+			if (c->st == C_CLOSING || c->st == C_FREE)
+				return;
+			flush(c);
+		}
 		arm_recv(c);
 		return;
 	case OP_RECV:
@@ -1204,6 +1236,10 @@ usage(const char *why)
 	    "              are to+N@domain\n"
 	    "  -P          PIPELINING when the server offers it\n"
 	    "  -T          STARTTLS on every connection (no verification)\n"
+	    "  -I          implicit TLS (port 465 style) instead of STARTTLS\n"
+	    "  -H          connections only: connect, [TLS,] greeting, QUIT;\n"
+	    "              each connection counts as one message, its latency\n"
+	    "              is connect to 221 (closed loop only)\n"
 	    "  -R RATE     messages/s, open loop (default: closed loop)\n"
 	    "  -w SECONDS  warm-up excluded from the statistics\n"
 	    "  -j N        threads, one io_uring each (default 1)\n"
@@ -1292,7 +1328,10 @@ report(const struct stats *s, double wall, double cpu_ms, long long total,
 	       "%d rcpt, %s%s%s\n",
 	    O.target, O.sessions, total, O.per_conn, O.rcpts,
 	    O.rate > 0 ? "open loop" : "closed loop",
-	    O.pipelining ? ", pipelining" : "", O.tls ? ", STARTTLS" : "");
+	    O.pipelining ? ", pipelining" : "",
+	    O.implicit_tls ? ", implicit TLS"
+	    : O.tls        ? ", STARTTLS"
+			   : "");
 	printf("  %-24s %llu\n", "messages sent", (unsigned long long)s->sent);
 	printf("  %-24s %llu\n", "accepted", (unsigned long long)s->accepted);
 	printf("  %-24s %llu", "rejected", (unsigned long long)s->rejected);
@@ -1371,7 +1410,7 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 	int o;
 
-	while ((o = getopt_long(argc, argv, "s:m:M:l:F:r:f:t:PTR:w:j:qh", lo,
+	while ((o = getopt_long(argc, argv, "s:m:M:l:F:r:f:t:PTIHR:w:j:qh", lo,
 		    NULL)) != -1) {
 		switch (o) {
 		case 's':
@@ -1405,6 +1444,12 @@ main(int argc, char **argv)
 		case 'T':
 			O.tls = true;
 			break;
+		case 'I':
+			O.tls = O.implicit_tls = true;
+			break;
+		case 'H':
+			O.hs_only = true;
+			break;
 		case 'R':
 			O.rate = fnum(optarg, 0.001, "-R rate");
 			break;
@@ -1436,6 +1481,8 @@ main(int argc, char **argv)
 	if (strlen(O.from) > 400 || strlen(O.to) > 400 ||
 	    strpbrk(O.from, "<>\r\n ") || strpbrk(O.to, "<>\r\n "))
 		usage("bad -f or -t address");
+	if (O.hs_only && O.rate > 0)
+		usage("-H runs closed loop only (no -R)");
 	if (O.threads > O.sessions)
 		O.threads = O.sessions;
 	parse_target(argv[optind]);

@@ -224,12 +224,35 @@ if [ "$CALLGRIND" = 1 ]; then
 			echo NA
 			return 0
 		fi
-		if [ "$2" -gt 0 ]; then
-			"$LOAD" -q --timeout 300 -s "$CG_SESSIONS" -m "$2" -l "$SIZE" \
-			    -t to@localhost "127.0.0.1:$PORT" >/dev/null ||
-			    die "ringmx-load under callgrind failed"
+		if [ "$2" -gt 0 ] && ! "$LOAD" -q --timeout 120 -s "$CG_SESSIONS" \
+		    -m "$2" -l "$SIZE" -t to@localhost "127.0.0.1:$PORT" \
+		    >/dev/null; then
+			# seen with valgrind 3.19: sessions are accepted, then
+			# the loop stalls (no command is ever answered)
+			kill -KILL "$RMX_PID" 2>/dev/null || true
+			wait "$RMX_PID" 2>/dev/null || true
+			RMX_PID=""
+			echo "ringmx-load under callgrind failed ($d/valgrind.log)" >&2
+			echo NA
+			return 0
 		fi
-		stop_ringmx
+		# a bounded shutdown: under valgrind the SIGTERM path may stall too
+		kill -TERM "$RMX_PID" 2>/dev/null || true
+		local n=0
+		while kill -0 "$RMX_PID" 2>/dev/null && [ $n -lt 120 ]; do
+			sleep 0.5
+			n=$((n + 1))
+		done
+		if kill -0 "$RMX_PID" 2>/dev/null; then
+			kill -KILL "$RMX_PID" 2>/dev/null || true
+			wait "$RMX_PID" 2>/dev/null || true
+			RMX_PID=""
+			echo "ringmx did not stop under callgrind within 60 s" >&2
+			echo NA
+			return 0
+		fi
+		wait "$RMX_PID" 2>/dev/null || true
+		RMX_PID=""
 		awk '/^(summary|totals):/ { print $2; exit }' "$f"
 		[ -n "${KEEP:-}" ] || rm -rf "$d/var"
 	}
@@ -242,6 +265,10 @@ if [ "$CALLGRIND" = 1 ]; then
 			break
 		fi
 		load=$(callgrind_ir "$w" "$CG_MSGS")
+		if [ "$load" = NA ]; then
+			echo "callgrind: not measured (ringmx's io_uring loop stalls under valgrind here)"
+			break
+		fi
 		echo "workers=$w Ir idle $idle, with $CG_MSGS messages $load" |
 		    tee -a "$T/cg.log"
 		echo "$w $idle $load" >>"$cg"
