@@ -100,6 +100,8 @@ mode pipelining 2000 "$A" -s 20 -P
 mode per-conn-10 2000 "$A" -s 20 -M 10 -P
 mode rcpt-10 1000 "$A" -s 20 -r 10
 mode starttls 500 "$A" -s 10 -T
+mode conn-only 2000 "$A" -s 20 -H
+mode conn-only-tls 300 "$A" -s 10 -H -T
 mode tls-pipe-big 200 "$A" -s 10 -T -P -M 5 -l 200000
 mode file 500 "$A" -s 10 -F "$T/msg.txt"
 mode open-loop 400 "$A" -s 10 -R 1000

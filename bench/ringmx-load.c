@@ -654,6 +654,9 @@ next_txn(struct lconn *c)
 		c->in_txn = true;
 		put(c, "QUIT\r\n");
 		c->st = C_QUIT;
+		w->all_sent++; /* -H: "sent" counts connections that QUIT */
+		if (counted(w, c->t_start))
+			w->st.sent++;
 		return;
 	}
 	if (c->nsent == O.per_conn || w->unreserved == 0) {
