@@ -268,6 +268,10 @@ install: $(B)/ringmx $(B)/ringmx-passwd $(B)/ringmx-dnscheck $(B)/ringmxctl \
 	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
 	install -m 0644 docs/man/ringmx.8 docs/man/ringmxctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 docs/man/ringmx.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's,/usr/local/,$(PREFIX)/,g' tools/ringmx.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/ringmx.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/ringmx.service
 
 clean:
 	rm -rf $(B)

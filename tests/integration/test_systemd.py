@@ -102,3 +102,20 @@ def test_unit_file_verifies(tmp_path):
     problems = [l for l in (p.stdout + p.stderr).splitlines()
                 if "ringmx.service" in l]
     assert p.returncode == 0 and not problems, p.stdout + p.stderr
+
+
+def test_make_install_installs_the_unit(tmp_path):
+    """make install puts the unit where systemd looks for it under the
+    prefix, with ExecStart pointing at the installed binary."""
+    prefix = tmp_path / "prefix"
+    p = subprocess.run(["make", "--no-print-directory", "install",
+                        f"PREFIX={prefix}", "DESTDIR="], cwd=REPO,
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    unit = prefix / "lib/systemd/system/ringmx.service"
+    text = unit.read_text()
+    assert f"ExecStart={prefix}/sbin/ringmx -c /etc/ringmx/ringmx.conf" \
+        in text, text
+    assert "/usr/local/" not in text, text
+    assert (prefix / "sbin/ringmx").exists()
+    assert oct(unit.stat().st_mode & 0o777) == "0o644"
