@@ -29,9 +29,12 @@
 # Instructions: ringmx under `valgrind --tool=callgrind` (user-space
 # instructions of every thread) with CG_MSGS messages (CG_SESSIONS
 # sessions), workers = 1 and 2, and once more per worker count with no
-# load: Ir per message = (Ir(load) - Ir(idle)) / CG_MSGS. Valgrind 3.19
-# cannot run ringmx's io_uring loop (no greeting comes); the script says
-# so after 60 s and goes on.
+# load: Ir per message = (Ir(load) - Ir(idle)) / CG_MSGS. Under valgrind
+# ringmx runs with `sandbox = false` (valgrind cannot run under seccomp
+# filters), as root without switching user (so that callgrind can write its
+# output) and with RINGMX_POLL_WAIT=1: Valgrind 3.19 holds its big lock
+# across io_uring_enter, so a worker waiting there would starve every other
+# thread; with it the worker waits in ppoll instead (see core/worker.c).
 # Usage: bench/scaling.sh  (env: MSGS=5000 SESSIONS=50 SIZE=4096 RUNS=3
 #                           RATE=2000 SECS=5 PROFILE=1
 #                           CG_MSGS=2000 CG_SESSIONS=10 CALLGRIND=1
@@ -189,8 +192,9 @@ if [ "$CALLGRIND" = 1 ]; then
 	callgrind_ir() { # workers msgs
 		local d=$T/cg.$1.$2 f
 		conf "$d" "$1"
+		printf 'sandbox = false;\nuser = "root";\n' >>"$d/ringmx.conf"
 		f=$d/callgrind.out
-		valgrind --tool=callgrind --callgrind-out-file="$f" \
+		RINGMX_POLL_WAIT=1 valgrind --tool=callgrind --callgrind-out-file="$f" \
 		    "$RINGMX" -c "$d/ringmx.conf" </dev/null 2>"$d/valgrind.log" &
 		RMX_PID=$!
 		local up=""
@@ -216,7 +220,7 @@ if [ "$CALLGRIND" = 1 ]; then
 			sys.exit(1)
 		EOF
 		if [ -z "$up" ]; then
-			# seen with valgrind 3.19: the io_uring loop never greets
+			# e.g. a valgrind that cannot run io_uring programs
 			kill -KILL "$RMX_PID" 2>/dev/null || true
 			wait "$RMX_PID" 2>/dev/null || true
 			RMX_PID=""
@@ -227,8 +231,8 @@ if [ "$CALLGRIND" = 1 ]; then
 		if [ "$2" -gt 0 ] && ! "$LOAD" -q --timeout 120 -s "$CG_SESSIONS" \
 		    -m "$2" -l "$SIZE" -t to@localhost "127.0.0.1:$PORT" \
 		    >/dev/null; then
-			# seen with valgrind 3.19: sessions are accepted, then
-			# the loop stalls (no command is ever answered)
+			# without RINGMX_POLL_WAIT (valgrind 3.19): sessions are
+			# accepted, then the loop stalls
 			kill -KILL "$RMX_PID" 2>/dev/null || true
 			wait "$RMX_PID" 2>/dev/null || true
 			RMX_PID=""

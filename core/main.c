@@ -509,6 +509,7 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	worker_read_env(); /* before any worker thread exists */
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		wp[i].index = i;
 		wp[i].cfg = cfg;

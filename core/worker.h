@@ -40,6 +40,9 @@ struct worker_params {
 
 /* Create a worker (does not start it). NULL on allocation failure. */
 struct worker *worker_new(const struct worker_params *p);
+/* Reads RINGMX_POLL_WAIT (a profiling aid for callgrind, see worker.c);
+ * call once before any worker starts. */
+void worker_read_env(void);
 /* Start its thread; the thread sets up its ring and listeners. */
 int worker_start(struct worker *w);
 /* Wait until the worker is accepting (0) or failed (-1, err filled). */

@@ -11,8 +11,8 @@ libseccomp-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev swaks python3 \
 python3-pytest python3-aiosmtpd python3-dkim python3-spf python3-authres \
 python3-dnspython python3-yaml libnet-ssleay-perl openssl strace lmdb-utils \
-clang-format cppcheck nsd ldnsutils dns-root-data postfix"
-BENCH_PKGS="postfix procps linux-perf opendkim valgrind"
+clang-format cppcheck nsd ldnsutils dns-root-data postfix valgrind"
+BENCH_PKGS="postfix procps linux-perf opendkim"
 
 want="$BUILD_PKGS"
 case "${1:---build}" in
