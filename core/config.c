@@ -136,6 +136,7 @@ static const struct key top_keys[] = {
     {"control_group", parse_string, CFG(control_group), 0, 0},
     {"metrics", parse_metrics, CFG(metrics), 0, 0},
     {"workers", parse_uint, CFG(workers), 1, WORKERS_MAX},
+    {"pin_workers", parse_bool, CFG(pin_workers), 0, 0},
     {"state_dir", parse_string, CFG(state_dir), 0, 0},
     {"maildir_root", parse_string, CFG(maildir_root), 0, 0},
     {"log_file", parse_string, CFG(log_file), 0, 0},
@@ -1810,6 +1811,7 @@ config_defaults(struct rmx_config *cfg)
 	cfg->log_level = LOG_INFO;
 	cfg->hold = false;
 	cfg->sandbox = true;
+	cfg->pin_workers = true;
 	cfg->queue_map_size = (size_t)(4 * GIB);
 	cfg->limits = (struct rmx_limits){
 	    .line_max = 512,
@@ -2177,7 +2179,9 @@ config_print(const struct rmx_config *cfg, FILE *out)
 		print_string(out, cfg->metrics.address);
 		fputs("; }", out);
 	}
-	fprintf(out, ";\nworkers = %u;\nstate_dir = ", cfg->workers);
+	fprintf(out,
+	    ";\nworkers = %u;\npin_workers = %s;\nstate_dir = ", cfg->workers,
+	    cfg->pin_workers ? "true" : "false");
 	print_string(out, cfg->state_dir);
 	fputs(";\nmaildir_root = ", out);
 	print_string(out, cfg->maildir_root);

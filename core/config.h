@@ -98,6 +98,7 @@ struct rmx_config {
 	struct rmx_listener_cfg metrics;
 	bool metrics_on;
 	unsigned workers;   /* default: online CPUs */
+	bool pin_workers;   /* loop thread k on the k-th CPU (default true) */
 	char *state_dir;    /* default "./var" */
 	char *maildir_root; /* default "<state_dir>/mail" */
 	char *log_file;     /* NULL = stderr */

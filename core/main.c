@@ -252,6 +252,7 @@ restart_only(const struct rmx_config *o, const struct rmx_config *n, char *msg,
 			!same_str(o->metrics.address, n->metrics.address)),
 	    "metrics");
 	RESTART(o->queue_map_size != n->queue_map_size, "queue_map_size");
+	RESTART(o->pin_workers != n->pin_workers, "pin_workers");
 	RESTART(!same_str(o->log_file, n->log_file), "log_file");
 	RESTART(o->nplugins != n->nplugins, "the plugins list");
 #undef RESTART

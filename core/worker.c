@@ -141,6 +141,8 @@ struct worker {
 	struct conn *flush_head;
 	bool stopping, forced;
 	int64_t stop_deadline;
+	cpu_set_t all_cpus; /* the process's CPUs, before this thread pinned */
+	bool pinned;
 	atomic_bool stop_req; /* SHARED: set by the main thread */
 	atomic_int ready;     /* SHARED: 0 starting, 1 ready, -1 failed */
 	atomic_bool done;     /* SHARED: the thread has finished */
@@ -1563,6 +1565,24 @@ resume_one(void *arg, qid_t id, const struct qenvelope *env)
 	return 0;
 }
 
+/* Pin the calling (loop) thread to the (index mod n)-th CPU of the
+ * process's CPU set: worker k on its own CPU when workers <= CPUs. */
+static void
+pin_self(struct worker *w)
+{
+	int n = CPU_COUNT(&w->all_cpus), k = (int)(w->p.index % (unsigned)n);
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &w->all_cpus) || k-- > 0)
+			continue;
+		CPU_SET(c, &one);
+		break;
+	}
+	pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+}
+
 static int
 setup(struct worker *w)
 {
@@ -1585,8 +1605,18 @@ setup(struct worker *w)
 		    w->err, sizeof(w->err), "eventfd: %s", strerror(errno));
 		return -1;
 	}
+	/* The helper threads inherit this thread's CPU set: start them with
+	 * all of the process's CPUs. A committer pinned to its worker's CPU
+	 * waits behind whatever else runs there (any CPU hog, even at nice
+	 * 19, made every commit late by ~7 ms: 4x fewer msgs/s with one
+	 * session, docs/performance.md); free, the scheduler moves it. */
+	if (w->pinned)
+		pthread_setaffinity_np(
+		    pthread_self(), sizeof(w->all_cpus), &w->all_cpus);
 	w->qc = queue_committer_start(w->efd);
 	w->off = offload_start(w->efd, "ringmx-deliver");
+	if (w->pinned)
+		pin_self(w);
 	if (w->qc == NULL || w->off == NULL) {
 		snprintf(w->err, sizeof(w->err), "cannot start threads");
 		return -1;
@@ -1788,17 +1818,16 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 	char name[16];
-	cpu_set_t set;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	snprintf(name, sizeof(name), "ringmx-w%u", w->p.index);
 	pthread_setname_np(pthread_self(), name);
 	stats_self = &w->stats;
-	if (ncpu > 0) {
-		CPU_ZERO(&set);
-		CPU_SET(w->p.index % (unsigned)ncpu, &set);
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	}
+	w->pinned = w->p.cfg->pin_workers &&
+		    pthread_getaffinity_np(pthread_self(), sizeof(w->all_cpus),
+			&w->all_cpus) == 0 &&
+		    CPU_COUNT(&w->all_cpus) > 1;
+	if (w->pinned)
+		pin_self(w);
 	if (setup(w) != 0) {
 		atomic_store(&w->ready, -1);
 		teardown(w);

@@ -151,6 +151,7 @@ test_embedded_defaults(void **state)
 	assert_null(cfg->log_file);
 	assert_int_equal(cfg->log_level, LOG_INFO);
 	assert_false(cfg->hold);
+	assert_true(cfg->pin_workers);
 	assert_int_equal(cfg->queue_map_size, 4 * GIB);
 
 	assert_int_equal(cfg->nlisteners, 1);
@@ -208,6 +209,7 @@ static const char full_text[] =
     "# every key, none at its default\n"
     "hostname = \"MX1.Example.ORG.\";\n"
     "workers = 3;\n"
+    "pin_workers = false;\n"
     "state_dir = \"/var/lib/ringmx\";\n"
     "maildir_root = \"/home/mail\";\n"
     "log_file = \"/var/log/ringmx.log\";\n"
@@ -250,6 +252,7 @@ check_full(const struct rmx_config *cfg)
 
 	assert_string_equal(cfg->hostname, "MX1.Example.ORG");
 	assert_int_equal(cfg->workers, 3);
+	assert_false(cfg->pin_workers);
 	assert_string_equal(cfg->state_dir, "/var/lib/ringmx");
 	assert_string_equal(cfg->maildir_root, "/home/mail");
 	assert_string_equal(cfg->log_file, "/var/log/ringmx.log");
