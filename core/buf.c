@@ -53,19 +53,26 @@ buf_append_str(struct buf *b, const char *s)
 	return buf_append(b, s, strlen(s));
 }
 
-/* buf_vprintf - append formatted text */
+/* buf_vprintf - append formatted text: formatted once into the room
+ * there is (the usual case), a second time only when it did not fit */
 int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;
+	size_t room = b->cap - b->len;
 	int n;
 
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(
+	    room > 0 ? (char *)b->data + b->len : NULL, room, fmt, ap2);
 	va_end(ap2);
-	if (n < 0 || buf_reserve(b, (size_t)n + 1) < 0)
+	if (n < 0)
 		return -1;
-	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	if ((size_t)n >= room) {
+		if (buf_reserve(b, (size_t)n + 1) < 0)
+			return -1;
+		vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	}
 	b->len += (size_t)n;
 	return 0;
 }
