@@ -188,6 +188,14 @@ cg=$T/cg
 : >"$cg"
 if [ "$CALLGRIND" = 1 ]; then
 	command -v valgrind >/dev/null || die "valgrind missing (apt-get install valgrind)"
+	# kill ringmx under valgrind, say why on stderr, answer NA
+	cg_give_up() { # message
+		kill -KILL "$RMX_PID" 2>/dev/null || true
+		wait "$RMX_PID" 2>/dev/null || true
+		RMX_PID=""
+		echo "$1" >&2
+		echo NA
+	}
 	# Ir of ringmx under callgrind with msgs messages (0: one connection)
 	callgrind_ir() { # workers msgs
 		local d=$T/cg.$1.$2 f
@@ -221,11 +229,7 @@ if [ "$CALLGRIND" = 1 ]; then
 		EOF
 		if [ -z "$up" ]; then
 			# e.g. a valgrind that cannot run io_uring programs
-			kill -KILL "$RMX_PID" 2>/dev/null || true
-			wait "$RMX_PID" 2>/dev/null || true
-			RMX_PID=""
-			echo "ringmx did not greet under callgrind within 60 s ($d/valgrind.log)" >&2
-			echo NA
+			cg_give_up "ringmx did not greet under callgrind within 60 s ($d/valgrind.log)"
 			return 0
 		fi
 		if [ "$2" -gt 0 ] && ! "$LOAD" -q --timeout 120 -s "$CG_SESSIONS" \
@@ -233,11 +237,7 @@ if [ "$CALLGRIND" = 1 ]; then
 		    >/dev/null; then
 			# without RINGMX_POLL_WAIT (valgrind 3.19): sessions are
 			# accepted, then the loop stalls
-			kill -KILL "$RMX_PID" 2>/dev/null || true
-			wait "$RMX_PID" 2>/dev/null || true
-			RMX_PID=""
-			echo "ringmx-load under callgrind failed ($d/valgrind.log)" >&2
-			echo NA
+			cg_give_up "ringmx-load under callgrind failed ($d/valgrind.log)"
 			return 0
 		fi
 		# a bounded shutdown: under valgrind the SIGTERM path may stall too
@@ -248,11 +248,7 @@ if [ "$CALLGRIND" = 1 ]; then
 			n=$((n + 1))
 		done
 		if kill -0 "$RMX_PID" 2>/dev/null; then
-			kill -KILL "$RMX_PID" 2>/dev/null || true
-			wait "$RMX_PID" 2>/dev/null || true
-			RMX_PID=""
-			echo "ringmx did not stop under callgrind within 60 s" >&2
-			echo NA
+			cg_give_up "ringmx did not stop under callgrind within 60 s"
 			return 0
 		fi
 		wait "$RMX_PID" 2>/dev/null || true

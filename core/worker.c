@@ -1419,7 +1419,9 @@ restrict_ring(struct worker *w)
  * io_uring_enter, so under callgrind no other thread (committer, offload,
  * main) runs while a worker waits there; it does release it across
  * ppoll. Polling the ring's own fd is not enough: with DEFER_TASKRUN the
- * kernel does not wake pollers of the ring for deferred completions. */
+ * kernel does not wake pollers of the ring for deferred completions.
+ * SHARED by every worker: written once by main before any worker starts,
+ * read-only afterwards. */
 static bool poll_wait;
 
 void

@@ -16,57 +16,16 @@ import time
 
 import pytest
 
-from conftest import dot_stuff, make_msg, message_id, wait_for
+from conftest import message_id, wait_for
+from crash_load import session
 
 THREADS, SESSIONS, KILLS = 8, 7, 20
 
 
-async def read_reply(r):
-    while True:
-        line = await asyncio.wait_for(r.readline(), 15)
-        if not line.endswith(b"\r\n"):
-            raise ConnectionError("closed")
-        if line[3:4] != b"-":
-            return int(line[:3])
-
-
-async def session(d, stop, acked, tag):
-    seq = 0
-    rcpt = f"crash{tag.split('.')[0]}@localhost"
-    while not stop.is_set():
-        w = None
-        try:
-            r, w = await asyncio.wait_for(
-                asyncio.open_connection(d.host, d.port), 5)
-            if await read_reply(r) != 220:
-                raise ConnectionError("greeting")
-            w.write(b"EHLO crash.test\r\n")
-            if await read_reply(r) != 250:
-                raise ConnectionError("ehlo")
-            while not stop.is_set():
-                seq += 1
-                mid = f"<{tag}.{seq}@crash.test>"
-                w.write(f"MAIL FROM:<load@crash.test>\r\nRCPT TO:<{rcpt}>"
-                        "\r\nDATA\r\n".encode())
-                codes = [await read_reply(r) for _ in range(3)]
-                if codes != [250, 250, 354]:
-                    raise ConnectionError(codes)
-                w.write(dot_stuff(make_msg(msgid=mid, to=rcpt,
-                                           body=b"z" * 900 + b"\r\n")))
-                if await read_reply(r) != 250:
-                    raise ConnectionError("data")
-                acked.append(mid)
-        except (OSError, EOFError, ValueError, asyncio.TimeoutError):
-            pass
-        finally:
-            if w:
-                w.close()
-        await asyncio.sleep(0.01)  # back off before reconnecting
-
-
 def client_thread(d, stop, acked, tid, run):
     async def main():
-        await asyncio.gather(*(session(d, stop, acked, f"{tid}.{i}.{run}")
+        await asyncio.gather(*(session(d, stop, acked, f"{tid}.{i}.{run}",
+                                       f"crash{tid}@localhost")
                                for i in range(SESSIONS)))
     asyncio.run(main())
 

@@ -13,58 +13,18 @@ import time
 
 import pytest
 
-from conftest import REPO, dot_stuff, free_port, make_msg, wait_for
+from conftest import REPO, free_port, wait_for
+from crash_load import session
 from peers import Peer, Recorder
 
 SO = REPO / "build/asan/plugins/route_table.so"
 SESSIONS, KILLS = 16, 8
 
 
-async def read_reply(r):
-    while True:
-        line = await asyncio.wait_for(r.readline(), 15)
-        if not line.endswith(b"\r\n"):
-            raise ConnectionError("closed")
-        if line[3:4] != b"-":
-            return int(line[:3])
-
-
-async def session(d, stop, acked, tag):
-    seq = 0
-    while not stop.is_set():
-        w = None
-        try:
-            r, w = await asyncio.wait_for(
-                asyncio.open_connection(d.host, d.port), 5)
-            if await read_reply(r) != 220:
-                raise ConnectionError("greeting")
-            w.write(b"EHLO crash.test\r\n")
-            if await read_reply(r) != 250:
-                raise ConnectionError("ehlo")
-            while not stop.is_set():
-                seq += 1
-                mid = f"<{tag}.{seq}@crash.test>"
-                w.write(b"MAIL FROM:<load@crash.test>\r\n"
-                        b"RCPT TO:<bob@remote.example>\r\nDATA\r\n")
-                codes = [await read_reply(r) for _ in range(3)]
-                if codes != [250, 250, 354]:
-                    raise ConnectionError(codes)
-                w.write(dot_stuff(make_msg(msgid=mid, to="bob@remote.example",
-                                           body=b"o" * 900 + b"\r\n")))
-                if await read_reply(r) != 250:
-                    raise ConnectionError("data")
-                acked.append(mid)
-        except (OSError, EOFError, ValueError, asyncio.TimeoutError):
-            pass
-        finally:
-            if w:
-                w.close()
-        await asyncio.sleep(0.01)
-
-
 def client_thread(d, stop, acked, run):
     async def main():
-        await asyncio.gather(*(session(d, stop, acked, f"{i}.{run}")
+        await asyncio.gather(*(session(d, stop, acked, f"{i}.{run}",
+                                       "bob@remote.example", b"o")
                                for i in range(SESSIONS)))
     asyncio.run(main())
 
