@@ -226,15 +226,15 @@ bench: all $(BENCH_TOOLS)
 	@tools/install-deps.sh --bench
 	@bench/load-selftest.sh
 	@bench/suite.sh
+	@bench/idle.sh
+	@bench/scaling.sh
+	@bench/tls.sh
 
 # The other benchmark scripts (each prints its own table; see
 # docs/performance.md).
 bench-all: bench
 	@bench/plugins.sh
 	@bench/auth.sh
-	@bench/tls.sh
-	@bench/idle.sh
-	@bench/scaling.sh
 	@bench/queue-list.sh
 	@bench/ctl-load.sh
 
